@@ -1,0 +1,66 @@
+# One Makefile for the whole project (see README: why Make).
+#   make                 vsbd, tools, test guests, unit tests  -> build/
+#   make VARIANT=asan    the same under ASan+UBSan              -> build-asan/
+#   make check           everything, then the whole test suite
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+B ?= build-asan
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1
+else
+B ?= build
+SAN :=
+OPT := -O2
+endif
+
+CC := gcc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wformat=2 -Wno-format-nonliteral
+CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -pthread -MMD -MP $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(SAN)
+
+# Everything but the programs' main files goes into one static library that
+# the programs and the unit tests link against.
+LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c)
+LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB := $(B)/libvsb.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+PROGS := $(B)/vsbd
+
+GUEST_OUT := $(B)/guests
+include guests/guests.mk
+
+.PHONY: all clean check asan guests
+all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS)
+guests: $(GUEST_ELFS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Unit tests include the headers of the module they test by bare name.
+$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/vsbd: $(B)/obj/vmm/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lcmocka -o $@
+
+check: all
+	tests/run
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

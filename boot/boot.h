@@ -1,0 +1,107 @@
+/* Boot protocols: load a kernel image into guest memory and describe the
+ * boot vCPU's entry state. Pure functions over a guest_mem, so they are unit
+ * tested without /dev/kvm. Two protocols:
+ *  - Linux x86-64 boot protocol for bzImage (64-bit entry, boot_params);
+ *  - PVH direct boot for ELF kernels (XEN_ELFNOTE_PHYS32_ENTRY, 32-bit
+ *    protected mode entry, hvm_start_info in EBX). */
+#ifndef VSB_BOOT_H
+#define VSB_BOOT_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../vmm/guest_mem.h"
+
+#define E820_RAM      1
+#define E820_RESERVED 2
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+};
+
+#define E820_MAX 32
+
+struct e820_map {
+	struct e820_entry e[E820_MAX];
+	unsigned n;
+};
+
+/* The map for a guest_mem: low RAM up to the EBDA, a reserved hole for the
+ * legacy BIOS area, RAM from 1 MiB to low_size, and RAM above 4 GiB if any. */
+void e820_build(const struct guest_mem *m, struct e820_map *out);
+/* Adds an entry (e.g. a framebuffer or reserved MMIO); -ENOSPC if full,
+ * -EINVAL for an empty range or one that wraps past 2^64. */
+int e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type);
+
+/* Fixed guest-physical addresses the loaders use, all in conventional memory
+ * below the EBDA (0x9FC00) and below 1 MiB, where no kernel is loaded. Both
+ * protocols share one GDT; the selectors are distinct because Linux's 64-bit
+ * entry needs __BOOT_CS = 0x10 to be a 64-bit code segment while PVH enters
+ * in 32-bit protected mode and needs a 32-bit code segment. */
+#define BOOT_GDT_ADDR        0x500ULL   /* just above the BIOS data area */
+#define BOOT_GDT_LIMIT       0x2F       /* 6 slots: null, cs32, cs64, ds, tss */
+#define BOOT_SEL_CODE32      0x08       /* PVH CS: flat 32-bit code */
+#define BOOT_SEL_CODE64      0x10       /* Linux __BOOT_CS: 64-bit code */
+#define BOOT_SEL_DATA        0x18       /* Linux __BOOT_DS and PVH DS/SS */
+#define BOOT_SEL_TSS         0x20       /* busy TSS, 16-byte descriptor */
+#define BOOT_START_INFO_ADDR 0x6000ULL  /* PVH hvm_start_info, modlist, memmap */
+#define BOOT_ZERO_PAGE_ADDR  0x7000ULL  /* Linux struct boot_params */
+#define BOOT_PML4_ADDR       0x9000ULL  /* Linux identity page tables: */
+#define BOOT_PDPT_ADDR       0xA000ULL  /*   PML4, PDPT and four PDs of */
+#define BOOT_PD_ADDR         0xB000ULL  /*   2 MiB pages map [0, 4 GiB) */
+#define BOOT_PT_END          0xF000ULL
+#define BOOT_CMDLINE_ADDR    0x20000ULL /* kernel command line */
+#define BOOT_CMDLINE_AREA    0x10000ULL /* bytes reserved for it, with NUL */
+#define BOOT_PVH_CMDLINE_MAX 4095       /* PVH command line limit, w/o NUL */
+#define BOOT_KERNEL_MIN      0x100000ULL /* kernels load at or above 1 MiB */
+
+enum image_kind { IMAGE_UNKNOWN, IMAGE_BZIMAGE, IMAGE_PVH_ELF };
+
+/* Sniffs the image; never reads past len. */
+enum image_kind image_probe(const uint8_t *img, size_t len);
+
+enum boot_cpu_mode {
+	BOOT_MODE_PROT32, /* PVH: flat 32-bit protected mode, paging off */
+	BOOT_MODE_LONG64, /* Linux 64-bit entry: long mode, identity paging */
+};
+
+/* Entry state of the boot vCPU. */
+struct boot_entry {
+	enum boot_cpu_mode mode;
+	uint64_t rip;
+	uint64_t rsi;      /* LONG64: boot_params address */
+	uint64_t rbx;      /* PROT32: hvm_start_info address */
+	uint64_t cr3;      /* LONG64: identity page tables */
+	uint64_t gdt_base; /* a GDT the loader placed in guest memory */
+	uint16_t gdt_limit;
+};
+
+struct boot_params_in {
+	const uint8_t *kernel;
+	size_t kernel_len;
+	const uint8_t *initrd; /* may be NULL */
+	size_t initrd_len;
+	const char *cmdline; /* may be NULL */
+	const struct e820_map *e820; /* NULL: e820_build(m) */
+};
+
+/* Each loader returns 0, or a negative errno with a one-line reason in err.
+ * Errors: -ENOEXEC (wrong magic / not that format / too old a protocol),
+ * -EINVAL (truncated or inconsistent headers), -E2BIG (cmdline too long),
+ * -ENOMEM (kernel or initrd does not fit in RAM). */
+int linux_load(const struct guest_mem *m, const struct boot_params_in *in,
+	       struct boot_entry *out, char *err, size_t errlen);
+int pvh_load(const struct guest_mem *m, const struct boot_params_in *in,
+	     struct boot_entry *out, char *err, size_t errlen);
+
+/* Fills the fields of regs and sregs that the entry mode defines (segments,
+ * control registers, EFER, GDT, rip, rflags, rsi/rbx), leaving the rest of
+ * sregs (e.g. apic_base, interrupt bitmap) as KVM_GET_SREGS returned them. */
+void boot_cpu_state(const struct boot_entry *e, struct kvm_regs *regs,
+		    struct kvm_sregs *sregs);
+
+#endif

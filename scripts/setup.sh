@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install every Debian package the project needs and fetch guest kernels and
+# busybox from Debian packages into a cache folder. Idempotent: a second run
+# installs and downloads nothing.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${VSB_CACHE:-$top/.cache}
+
+# Build tools, libraries and the real clients the tests drive.
+packages=(
+  build-essential make pkg-config
+  libcmocka-dev
+  qemu-system-x86 qemu-utils
+  python3 socat expect file cpio xz-utils zstd
+  dpkg-dev
+)
+
+log() { printf 'setup: %s\n' "$*"; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# fetch_pkg NAME: download NAME's .deb into the cache and unpack it once.
+fetch_pkg() {
+  local name=$1 dir=$cache/pkgs/$1
+  [[ -f $dir/.unpacked ]] && return 0
+  mkdir -p "$dir"
+  log "fetching $name from Debian"
+  (cd "$cache/pkgs" && { apt-get download -qq "$name" 2>/dev/null ||
+    { apt-get update -qq && apt-get download -qq "$name"; }; })
+  dpkg-deb -x "$cache/pkgs/${name}"_*.deb "$dir"
+  rm -f "$cache/pkgs/${name}"_*.deb
+  touch "$dir/.unpacked"
+}
+
+mkdir -p "$cache/pkgs"
+# The Debian kernel: resolve the linux-image-amd64 metapackage to its image.
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+if [[ -z $kpkg ]]; then
+  apt-get update -qq
+  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+fi
+[[ -n $kpkg ]] || { echo "setup: cannot resolve linux-image-amd64" >&2; exit 1; }
+fetch_pkg "$kpkg"
+fetch_pkg busybox-static
+
+ln -sfn "pkgs/$kpkg" "$cache/kernel"
+vmlinuz=$(ls "$cache/kernel/boot"/vmlinuz-* | head -n1)
+ln -sfn "$vmlinuz" "$cache/vmlinuz"
+ln -sfn "pkgs/busybox-static/bin/busybox" "$cache/busybox"
+log "ready: kernel $(basename "$vmlinuz"), busybox, packages"

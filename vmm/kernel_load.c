@@ -1,0 +1,107 @@
+#include "kernel_load.h"
+#include "log.h"
+#include "vm.h"
+#include "../boot/boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct file_map {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Maps a whole regular file read-only; a file larger than guest RAM can
+ * never be loaded, so it is refused before mapping. */
+static int map_file(const char *what, const char *path, uint64_t limit,
+		    struct file_map *f)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno(-errno, "cannot open %s %s", what, path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		log_error("%s %s: not a regular file", what, path);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > limit) {
+		close(fd);
+		log_error("%s %s: %lld bytes do not fit in %llu bytes of guest "
+			  "RAM", what, path, (long long)st.st_size,
+			  (unsigned long long)limit);
+		return -ENOMEM;
+	}
+	f->len = (size_t)st.st_size;
+	f->data = NULL;
+	if (f->len) {
+		void *p = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			int e = -errno;
+			close(fd);
+			return log_errno(e, "cannot map %s %s", what, path);
+		}
+		f->data = p;
+	}
+	close(fd);
+	return 0;
+}
+
+static void unmap_file(struct file_map *f)
+{
+	if (f->data)
+		munmap((void *)f->data, f->len);
+}
+
+int kernel_load(struct vm *vm, const struct kernel_spec *k,
+		struct boot_entry *entry)
+{
+	struct file_map kf = { 0 }, rf = { 0 };
+	struct e820_map e820;
+	char err[256] = "";
+	int ret;
+
+	ret = map_file("kernel", k->kernel, vm->mem.size, &kf);
+	if (ret)
+		return ret;
+	if (k->initrd) {
+		ret = map_file("initrd", k->initrd, vm->mem.size, &rf);
+		if (ret) {
+			unmap_file(&kf);
+			return ret;
+		}
+	}
+	e820_build(&vm->mem, &e820);
+	struct boot_params_in in = {
+		.kernel = kf.data, .kernel_len = kf.len,
+		.initrd = rf.data, .initrd_len = rf.len,
+		.cmdline = k->cmdline, .e820 = &e820,
+	};
+	switch (image_probe(kf.data, kf.len)) {
+	case IMAGE_BZIMAGE:
+		if (vm->pvm)
+			log_warn("this host's KVM is kvm_pvm: it emulates guest "
+				 "kernel code, so Linux boots very slowly here; "
+				 "use the lab (lab/README.md) for real guests");
+		ret = linux_load(&vm->mem, &in, entry, err, sizeof(err));
+		break;
+	case IMAGE_PVH_ELF:
+		ret = pvh_load(&vm->mem, &in, entry, err, sizeof(err));
+		break;
+	default:
+		snprintf(err, sizeof(err), "neither a bzImage nor a PVH ELF "
+			 "kernel (no HdrS magic, no XEN_ELFNOTE_PHYS32_ENTRY)");
+		ret = -ENOEXEC;
+	}
+	if (ret)
+		log_error("kernel %s: %s", k->kernel, err[0] ? err : strerror(-ret));
+	unmap_file(&kf);
+	unmap_file(&rf);
+	return ret;
+}

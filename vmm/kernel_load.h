@@ -1,0 +1,21 @@
+#ifndef VSB_KERNEL_LOAD_H
+#define VSB_KERNEL_LOAD_H
+
+#include <stdbool.h>
+
+struct vm;
+struct boot_entry;
+
+struct kernel_spec {
+	const char *kernel;
+	const char *initrd;  /* may be NULL */
+	const char *cmdline; /* may be NULL */
+};
+
+/* Reads the kernel (and initrd) files and loads them with the boot protocol
+ * the image calls for. Returns 0, or a negative errno after printing one
+ * line that says what is wrong with which file. */
+int kernel_load(struct vm *vm, const struct kernel_spec *k,
+		struct boot_entry *entry);
+
+#endif

@@ -1,0 +1,31 @@
+/* The PC board vsbd gives a VM: which device sits at which port and IRQ.
+ * The device models live in devices/; this file only wires them to the
+ * routing table, the irqchip and the console. */
+#ifndef VSB_MACHINE_H
+#define VSB_MACHINE_H
+
+struct vm;
+struct console;
+struct uart16550;
+struct i8042;
+struct cmos;
+struct pci_host;
+struct acpi_pm;
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ  4
+
+struct machine {
+	struct vm *vm;
+	struct console *con;
+	struct uart16550 *com1;
+	struct i8042 *i8042;
+	struct cmos *cmos;
+	struct pci_host *pci;
+	struct acpi_pm *pm;
+};
+
+int machine_init(struct machine *m, struct vm *vm, struct console *con);
+void machine_destroy(struct machine *m);
+
+#endif
