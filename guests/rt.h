@@ -173,6 +173,19 @@ __attribute__((noreturn)) void poweroff(void);
 #define ACPI_PM1A_CNT 0x604
 #define ACPI_SLP_EN   0x2000
 
+/* The one way back to CPL0: start.S's DPL3 interrupt gate at this vector
+ * (#BP, reached with int3; see start.S for why not 0x80) runs `cli; hlt` at
+ * CPL0 forever, the "halted with interrupts off" state a VMM can detect
+ * (CPL3 cannot hlt). The UART is not flushed: call uart_flush() first if
+ * output must be complete. */
+#define RT_HALT_VECTOR 3
+
+__attribute__((noreturn)) static inline void cpl0_halt(void)
+{
+	__asm__ volatile("int3" : : : "memory");
+	__builtin_unreachable();
+}
+
 /* Provided by each guest. */
 int main(void);
 

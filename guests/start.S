@@ -9,12 +9,16 @@
  * registers are loaded with fixed values rather than read-modify-written.
  * Everything else (clearing .bss, C code) runs at CPL3, natively.
  *
- * The IDT has exactly one usable gate: vector 0x80, DPL3, the only way back
- * to CPL0 (cpl0_halt() in rt.h: it executes cli; hlt there forever). The IDT
- * limit ends at that gate and vectors 0x00-0x7f are not-present, so any
- * exception or NMI still escalates (#NP/#GP -> #DF -> triple fault: QEMU
- * resets, or exits with -no-reboot), deterministically. The TSS exists only
- * to give that gate a CPL0 stack (RSP0).
+ * The IDT has exactly one usable gate: vector 3 (#BP), DPL3, so `int3` at
+ * CPL3 is the only way back to CPL0 (cpl0_halt() in rt.h: the gate executes
+ * cli; hlt there forever). Vector 3 rather than a free vector such as 0x80
+ * because on PVM `int $n` from CPL3 is delivered as #UD, not through gate n
+ * (seen in kvm-pvm's trace for n = 0x40, 0x80, 0x81), while int3 is
+ * delivered as #BP through its gate. The IDT limit ends at that gate and
+ * vectors 0-2 are not-present, so any other exception or NMI still
+ * escalates (#GP/#NP -> #DF -> triple fault: QEMU resets, or exits with
+ * -no-reboot), deterministically. The TSS gives that gate a CPL0 stack
+ * (RSP0) and holds the I/O permission bitmap PVM needs (see tss below).
  */
 
 #define KCODE_SEL 0x08
@@ -23,7 +27,7 @@
 #define UDATA_SEL (0x20 | 3)
 #define TSS_SEL   0x28
 
-#define HALT_VECTOR 0x80 /* RT_HALT_VECTOR in rt.h */
+#define HALT_VECTOR 3 /* #BP; RT_HALT_VECTOR in rt.h */
 
 #define CR0_PE   0x00000001
 #define CR0_ET   0x00000010
@@ -181,12 +185,12 @@ iret_frame:
 	.quad	user_stack_top		/* RSP */
 	.quad	UDATA_SEL		/* SS */
 
-	/* IDT: vectors 0x00-0x7f not present (all zero), vectors past 0x80
-	 * beyond the limit, so every exception and NMI still triple-faults. */
+	/* IDT: vectors 0-2 not present (all zero), vectors past 3 beyond the
+	 * limit, so every other exception and NMI still triple-faults. */
 	.p2align 4
 idt:
 	.fill	HALT_VECTOR * 16, 1, 0
-	/* HALT_VECTOR: 64-bit interrupt gate, DPL3 so `int $0x80` works at CPL3,
+	/* HALT_VECTOR: 64-bit interrupt gate, DPL3 so `int3` works at CPL3,
 	 * IST 0 (stack from TSS.RSP0). Offset fields from guest.ld as above. */
 	.word	halt_entry_0_15
 	.word	KCODE_SEL
@@ -197,15 +201,21 @@ idt:
 	.long	0
 idt_end:
 
-	/* 64-bit TSS: only RSP0 matters. The I/O bitmap offset points past the
-	 * limit (no bitmap): with IOPL=3 it is never consulted anyway. */
+	/* 64-bit TSS: RSP0 for the gate, and an I/O permission bitmap that
+	 * allows every port. Real CPUs and TCG honour IOPL=3 and never read
+	 * the bitmap, but PVM does not keep IOPL=3 at CPL3 and checks in/out
+	 * against this bitmap (before ltr, against whatever TR the loader
+	 * left: vsbd's limit-0x67 TSS at 0 denied COM1). */
 	.p2align 4
 	.globl	tss
 tss:
 	.long	0			/* reserved */
 	.quad	halt_stack_top		/* RSP0 */
 	.fill	0x66 - 12, 1, 0		/* RSP1, RSP2, IST1-7, reserved */
-	.word	tss_end - tss		/* I/O map base: none */
+	.word	tss_iomap - tss		/* I/O map base */
+tss_iomap:
+	.fill	65536 / 8, 1, 0		/* one bit per port, 0 = allowed */
+	.byte	0xFF			/* required terminator */
 tss_end:
 
 /* ---------------------------------------------------------------------- */

@@ -61,7 +61,7 @@ def expected_flood(n):
 
 @test
 def flood_delivers_exactly_n_bytes_in_order():
-    n = 200000
+    n = 50000
     with Vsbd(guest("flood"), "-a", str(n)) as v:
         v.read_exactly(n, timeout=60)
         assert v.wait(30) == 0
@@ -138,6 +138,26 @@ def second_console_client_is_refused():
         s.close()
         v.send(b"still-here")
         v.read_until(b"still-here")
+
+
+@test
+def guest_stop_reasons_have_distinct_exit_codes():
+    # hello's cmdline word picks how it ends (guests/README.md).
+    for word, code in (("", 0), ("reset", 4), ("fault", 5), ("halt", 6)):
+        r = run_vsbd("run", "-a", word, guest("hello"), timeout=30)
+        assert r.returncode == code, (word, r.returncode, r.stderr)
+        assert r.stdout.startswith(HELLO), (word, r.stdout)
+
+
+@test
+def two_and_four_vcpus_start():
+    for n in (2, 4):
+        r = run_vsbd("run", "-c", str(n), "-a", str(n), guest("smp"), timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert f"smp: {n} cpus up".encode() in r.stdout, r.stdout
+    # Asking the guest for more CPUs than the VM has must not find them.
+    r = run_vsbd("run", "-c", "2", "-a", "3", guest("smp"), timeout=30)
+    assert b"only 2 of 3 cpus up" in r.stdout, r.stdout
 
 
 if __name__ == "__main__":
