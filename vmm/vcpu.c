@@ -208,9 +208,11 @@ static bool handle_exit(struct vcpu *v)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		v->io_exits++;
 		handle_io(v);
 		return true;
 	case KVM_EXIT_MMIO:
+		v->mmio_exits++;
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_HLT:
@@ -325,9 +327,13 @@ int vm_start(struct vm *vm)
 int vm_wait(struct vm *vm)
 {
 	for (int i = 0; i < vm->nr_vcpus; i++) {
-		if (vm->vcpus[i].started) {
-			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].started = false;
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->started) {
+			pthread_join(v->thread, NULL);
+			v->started = false;
+			log_debug("vCPU %d: %lu exits to vsbd (%lu port I/O, "
+				  "%lu MMIO)", i, atomic_load(&v->exits),
+				  v->io_exits, v->mmio_exits);
 		}
 	}
 	int r = atomic_load(&vm->stop_reason);

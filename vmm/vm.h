@@ -38,6 +38,7 @@ struct vcpu {
 	atomic_ulong exits;      /* exits seen, for the halt watchdog */
 	bool halted;             /* last seen halted with IF=0 */
 	unsigned long watch_exits; /* exits at the last watchdog tick */
+	unsigned long io_exits, mmio_exits; /* written by this vCPU only */
 };
 
 struct vm {
