@@ -36,7 +36,7 @@ struct vcpu {
 	bool started;
 	atomic_bool in_guest;    /* inside KVM_RUN or about to enter it */
 	atomic_ulong exits;      /* exits seen, for the halt watchdog */
-	bool halted;             /* last seen halted with IF=0 */
+	atomic_bool halted;      /* last seen halted with IF=0 */
 	unsigned long watch_exits; /* exits at the last watchdog tick */
 	unsigned long io_exits, mmio_exits; /* written by this vCPU only */
 };
