@@ -58,6 +58,11 @@ int e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type);
 #define BOOT_CMDLINE_AREA    0x10000ULL /* bytes reserved for it, with NUL */
 #define BOOT_PVH_CMDLINE_MAX 4095       /* PVH command line limit, w/o NUL */
 #define BOOT_KERNEL_MIN      0x100000ULL /* kernels load at or above 1 MiB */
+/* ACPI tables (acpi_build), RSDP first: inside the BIOS area e820_build
+ * reserves, 16-byte aligned in [0xE0000, 0x100000) where Linux's
+ * low-memory scan for the RSDP looks. */
+#define BOOT_ACPI_ADDR       0xF0000ULL
+#define BOOT_ACPI_SIZE       0x1000ULL  /* bytes the tables may use */
 
 enum image_kind { IMAGE_UNKNOWN, IMAGE_BZIMAGE, IMAGE_PVH_ELF };
 
@@ -87,6 +92,7 @@ struct boot_params_in {
 	size_t initrd_len;
 	const char *cmdline; /* may be NULL */
 	const struct e820_map *e820; /* NULL: e820_build(m) */
+	uint64_t rsdp; /* ACPI RSDP address for the kernel, 0 = none */
 };
 
 /* Each loader returns 0, or a negative errno with a one-line reason in err.
@@ -97,6 +103,24 @@ int linux_load(const struct guest_mem *m, const struct boot_params_in *in,
 	       struct boot_entry *out, char *err, size_t errlen);
 int pvh_load(const struct guest_mem *m, const struct boot_params_in *in,
 	     struct boot_entry *out, char *err, size_t errlen);
+
+/* What the ACPI tables describe. */
+struct acpi_config {
+	unsigned nr_cpus;  /* LAPIC IDs 0..nr_cpus-1; the I/O APIC gets nr_cpus */
+	uint16_t pm1a_evt; /* PM1a event block, 4 bytes (e.g. 0x600) */
+	uint16_t pm1a_cnt; /* PM1a control register, 2 bytes (e.g. 0x604) */
+	uint8_t sci_irq;   /* ISA IRQ = GSI of the SCI, level, active high */
+	uint16_t pvpanic_port; /* QEMU0001 pvpanic port (0x505); 0: none */
+};
+
+/* Writes RSDP, XSDT, RSDT, FADT, FACS, MADT and DSDT (with \_S5 and, if
+ * pvpanic_port is set, a \_SB.PEVT pvpanic device) into
+ * [BOOT_ACPI_ADDR, + BOOT_ACPI_SIZE) and sets *rsdp to the RSDP's address
+ * (BOOT_ACPI_ADDR), for boot_params_in.rsdp. Returns 0, -EINVAL if nr_cpus
+ * is 0 or above 254, -ENOMEM if guest RAM does not back the area; a one-line
+ * reason goes to err. */
+int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
+	       uint64_t *rsdp, char *err, size_t errlen);
 
 /* Fills the fields of regs and sregs that the entry mode defines (segments,
  * control registers, EFER, GDT, rip, rflags, rsi/rbx), leaving the rest of

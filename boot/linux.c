@@ -189,7 +189,8 @@ static int check_header(const uint8_t *img, size_t len,
 	struct setup_header *h = &p->zp.hdr;
 	uint64_t hdr_end, setup_sects, setup_size;
 
-	if (!img || len < 0x202 + 4)
+	/* Up to and including the version field at 0x206, read below. */
+	if (!img || len < 0x206 + 2)
 		return boot_fail(err, errlen, -EINVAL,
 				 "image truncated (%zu bytes): no room for a "
 				 "setup header", img ? len : 0);
@@ -239,6 +240,14 @@ static int check_header(const uint8_t *img, size_t len,
 				 "%llu bytes of kernel, image has %llu",
 				 (unsigned long long)h->syssize * 16,
 				 (unsigned long long)p->payload_len);
+	/* The vCPU starts at +0x200 (startup_64), which must be kernel code:
+	 * otherwise it could lie past the end of RAM. */
+	if ((uint64_t)h->syssize * 16 <= ENTRY64_OFFSET)
+		return boot_fail(err, errlen, -EINVAL,
+				 "kernel of %llu bytes ends before its 64-bit "
+				 "entry at +0x%x",
+				 (unsigned long long)h->syssize * 16,
+				 ENTRY64_OFFSET);
 	return 0;
 }
 
@@ -294,7 +303,7 @@ static int place_kernel(const struct guest_mem *m, const struct e820_map *map,
 /* Fills the zero page fields a loader owns (boot.rst, "Details of header
  * fields": fields marked write or modify). */
 static void fill_zero_page(struct linux_plan *p, const struct e820_map *map,
-			   size_t initrd_len)
+			   size_t initrd_len, uint64_t rsdp)
 {
 	struct boot_params *zp = &p->zp;
 	unsigned n = 0;
@@ -314,6 +323,9 @@ static void fill_zero_page(struct linux_plan *p, const struct e820_map *map,
 	zp->ext_ramdisk_image = (uint32_t)(p->initrd_addr >> 32);
 	zp->hdr.ramdisk_size = (uint32_t)initrd_len;
 	zp->ext_ramdisk_size = (uint32_t)((uint64_t)initrd_len >> 32);
+	/* Read by kernels of protocol 2.14+ (also by their decompressor);
+	 * older ones ignore it and scan 0xE0000-0xFFFFF for the RSDP. */
+	zp->acpi_rsdp_addr = rsdp;
 	for (unsigned i = 0; i < map->n && i < E820_MAX && n < ZP_E820_MAX;
 	     i++, n++) {
 		zp->e820_table[n].addr = map->e[i].addr;
@@ -395,7 +407,7 @@ int linux_load(const struct guest_mem *m, const struct boot_params_in *in,
 					 (unsigned long long)kernel_end,
 					 (unsigned long long)top);
 	}
-	fill_zero_page(&p, map, in->initrd_len);
+	fill_zero_page(&p, map, in->initrd_len, in->rsdp);
 
 	/* Pass 2: write. Every range was checked above. */
 	memcpy(gmem_ptr(m, p.load, p.payload_len), in->kernel + p.payload_off,

@@ -415,6 +415,7 @@ int pvh_load(const struct guest_mem *m, const struct boot_params_in *in,
 		.magic = HVM_START_MAGIC,
 		.version = HVM_START_VERSION,
 		.memmap_paddr = MEMMAP_ADDR,
+		.rsdp_paddr = in->rsdp, /* 0: none, the kernel scans for it */
 	};
 	memset(gmem_ptr(m, START_INFO_ADDR, START_INFO_AREA), 0,
 	       START_INFO_AREA);

@@ -156,7 +156,10 @@ static void time_write(struct cmos *c, unsigned reg, uint8_t v)
 		c->set_tm = tm;
 	} else {
 		time_t t = timegm(&tm);
-		if (t != (time_t)-1)
+		/* timegm normalized tm; refuse a time before year 0 (e.g.
+		 * month 0 in January of year 0): the year registers cannot
+		 * encode it and encode() would shift a negative value. */
+		if (t != (time_t)-1 && tm.tm_year >= -1900)
 			c->offset = t - time(NULL);
 	}
 }
@@ -169,7 +172,8 @@ static void write_b(struct cmos *c, uint8_t v)
 		current_tm(c, &c->set_tm); /* freeze */
 	} else if ((old & B_SET) && !(v & B_SET)) {
 		time_t t = timegm(&c->set_tm); /* run from the set time */
-		if (t != (time_t)-1)
+		/* Not before year 0, as in time_write. */
+		if (t != (time_t)-1 && c->set_tm.tm_year >= -1900)
 			c->offset = t - time(NULL);
 	}
 	c->ram[REG_B] = v;

@@ -14,6 +14,11 @@ packages=(
   qemu-system-x86 qemu-utils
   python3 socat expect file cpio xz-utils zstd
   dpkg-dev
+  # lab/build: modinfo (kmod) reads the Debian kernel modules' dependencies
+  kmod
+  # make fuzz: clang, and the compiler-rt runtimes (libFuzzer, ASan, UBSan)
+  # that clang-14 only recommends
+  clang libclang-rt-14-dev
 )
 
 log() { printf 'setup: %s\n' "$*"; }

@@ -47,7 +47,9 @@ int io_router_add(struct io_router *r, enum io_space sp, uint64_t base,
 {
 	if (!valid_space(sp) || len == 0 || !handler || base + len - 1 < base)
 		return -EINVAL;
-	if (sp == IO_SPACE_PIO && base + len > 0x10000)
+	/* The last port must fit in 16 bits; base + len itself would wrap to
+	 * 0 for a range ending at 2^64 - 1 and let it through. */
+	if (sp == IO_SPACE_PIO && base + (len - 1) > 0xFFFF)
 		return -EINVAL;
 
 	int ret = 0;

@@ -2,6 +2,8 @@
 #include "log.h"
 #include "vm.h"
 #include "../boot/boot.h"
+#include "../devices/acpi_pm.h"
+#include "../devices/pvpanic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The SCI's ISA IRQ, as on PC chipsets (QEMU's i440fx too). acpi_pm never
+ * raises it, but the FADT must name one. */
+#define ACPI_SCI_IRQ 9
 
 struct file_map {
 	const uint8_t *data;
@@ -83,13 +89,38 @@ int kernel_load(struct vm *vm, const struct kernel_spec *k,
 		.initrd = rf.data, .initrd_len = rf.len,
 		.cmdline = k->cmdline, .e820 = &e820,
 	};
+	/* ACPI tables describe the vCPUs (MADT), the PM1a registers that
+	 * devices/acpi_pm serves at 0x600 and 0x604 (FADT, \_S5) and the
+	 * pvpanic port (a QEMU0001 device in the DSDT), so Linux finds its
+	 * CPUs, powers off and reports panics; they live in the reserved BIOS
+	 * area. */
+	ret = acpi_build(&vm->mem,
+			 &(struct acpi_config){ .nr_cpus = (unsigned)vm->nr_vcpus,
+						.pm1a_evt = ACPI_PM1A_EVT_BLK,
+						.pm1a_cnt = ACPI_PM1A_CNT_BLK,
+						.sci_irq = ACPI_SCI_IRQ,
+						.pvpanic_port = PVPANIC_PORT },
+			 &in.rsdp, err, sizeof(err));
+	if (ret) {
+		log_error("ACPI tables: %s", err);
+		unmap_file(&kf);
+		unmap_file(&rf);
+		return ret;
+	}
 	switch (image_probe(kf.data, kf.len)) {
 	case IMAGE_BZIMAGE:
-		if (vm->pvm)
-			log_warn("this host's KVM is kvm_pvm: it emulates guest "
-				 "kernel code, so Linux boots very slowly here; "
-				 "use the lab (lab/README.md) for real guests");
 		ret = linux_load(&vm->mem, &in, entry, err, sizeof(err));
+		/* kvm_pvm emulates every guest CPL0 instruction: Linux would
+		 * take hours to boot. Say so instead of seeming to hang;
+		 * the image is checked first so its own errors come first. */
+		if (ret == 0 && vm->pvm && !k->allow_pvm) {
+			snprintf(err, sizeof(err), "this host's KVM is kvm_pvm, "
+				 "which emulates guest kernel code: Linux would "
+				 "not boot in useful time. Run it in the lab "
+				 "(lab/run, see lab/README.md), or pass "
+				 "--allow-pvm to try anyway");
+			ret = -EPERM;
+		}
 		break;
 	case IMAGE_PVH_ELF:
 		ret = pvh_load(&vm->mem, &in, entry, err, sizeof(err));

@@ -10,11 +10,13 @@ struct kernel_spec {
 	const char *kernel;
 	const char *initrd;  /* may be NULL */
 	const char *cmdline; /* may be NULL */
+	bool allow_pvm;      /* boot a bzImage even on kvm_pvm */
 };
 
 /* Reads the kernel (and initrd) files and loads them with the boot protocol
  * the image calls for. Returns 0, or a negative errno after printing one
- * line that says what is wrong with which file. */
+ * line that says what is wrong with which file. -EPERM: a bzImage on a
+ * KVM that cannot run it in useful time (kvm_pvm) without allow_pvm. */
 int kernel_load(struct vm *vm, const struct kernel_spec *k,
 		struct boot_entry *entry);
 

@@ -50,6 +50,8 @@ static void usage(FILE *f)
 "                           unless nowait is given; one client at a time\n"
 "  -C, --control PATH   serve the control socket at PATH (mode 0600): one\n"
 "                       command a line: status, pause, resume, stop\n"
+"      --allow-pvm      boot a bzImage even on kvm_pvm, where guest kernel\n"
+"                       code is emulated (slow: for smoke tests only)\n"
 "  -e, --escape KEY     terminal escape prefix: a letter for Ctrl-letter\n"
 "                       (default a, i.e. Ctrl-A), or 'none'. Then x quits,\n"
 "                       b sends a serial break, h shows help\n"
@@ -62,7 +64,8 @@ static void usage(FILE *f)
 "  0    the guest powered off (ACPI PM1a sleep, or KVM shutdown event)\n"
 "  1    error: KVM refused the VM or a vCPU, or an internal error\n"
 "  2    bad command line\n"
-"  3    the kernel or initrd was rejected (message says why)\n"
+"  3    the kernel or initrd was rejected (message says why), or a\n"
+"       bzImage was given on kvm_pvm without --allow-pvm\n"
 "  4    the guest asked for a reset (i8042 pulse or KVM reset event)\n"
 "  5    the guest triple-faulted\n"
 "  6    every vCPU halted with interrupts disabled\n"
@@ -111,6 +114,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		{ "console", required_argument, NULL, 's' },
 		{ "escape", required_argument, NULL, 'e' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "allow-pvm", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -177,6 +181,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'C':
 			o->control = optarg;
+			break;
+		case 'P':
+			o->kernel.allow_pvm = true;
 			break;
 		case 'v':
 			o->log_level = LOG_DEBUG;

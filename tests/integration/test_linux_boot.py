@@ -4,7 +4,7 @@
 import os
 import time
 
-from vsbtest import KERNEL, Skip, Vsbd, run_all, test
+from vsbtest import KERNEL, Skip, Vsbd, run_all, run_vsbd, test
 
 
 @test
@@ -12,7 +12,7 @@ def debian_kernel_decompressor_prints_on_uart():
     if not os.path.exists(KERNEL):
         raise Skip("no Debian kernel: run scripts/setup.sh")
     start = time.monotonic()
-    with Vsbd(KERNEL, "-m", "512M", "-a",
+    with Vsbd(KERNEL, "--allow-pvm", "-m", "512M", "-a",
               "earlyprintk=serial,ttyS0,115200 nokaslr console=ttyS0") as v:
         v.read_until(b"KASLR disabled: 'nokaslr' on cmdline.", timeout=60)
         print(f"# decompressor message after {time.monotonic() - start:.2f}s")
@@ -28,9 +28,21 @@ def initrd_is_accepted_and_placed():
     with tempfile.NamedTemporaryFile(suffix=".cpio") as f:
         f.write(os.urandom(3 << 20))
         f.flush()
-        with Vsbd(KERNEL, "-m", "512M", "-i", f.name, "-a",
+        with Vsbd(KERNEL, "--allow-pvm", "-m", "512M", "-i", f.name, "-a",
                   "earlyprintk=serial,ttyS0,115200 nokaslr") as v:
             v.read_until(b"KASLR disabled", timeout=60)
+
+
+@test
+def bzimage_on_pvm_points_to_the_lab():
+    if not os.path.exists(KERNEL):
+        raise Skip("no Debian kernel: run scripts/setup.sh")
+    if not os.path.exists("/sys/module/kvm_pvm"):
+        raise Skip("this host's KVM is not kvm_pvm")
+    r = run_vsbd("run", "-m", "512M", KERNEL, timeout=20)
+    err = r.stderr.decode()
+    assert r.returncode == 3, (r.returncode, err)
+    assert "kvm_pvm" in err and "lab/run" in err, err
 
 
 if __name__ == "__main__":
