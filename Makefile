@@ -63,4 +63,34 @@ check: all
 clean:
 	rm -rf build build-asan
 
+# libFuzzer targets (tests/fuzz/README.md): clang, not gcc, and the library
+# sources compiled again with coverage and sanitizers into build-fuzz/, so
+# the normal and asan builds above are untouched.
+FUZZ_B := build-fuzz
+FUZZ_CC := clang
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_SRCS := vmm/ioroute.c $(wildcard boot/*.c devices/*.c)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+# An archive, so each fuzzer links only the modules it calls.
+$(FUZZ_B)/libvsb-fuzz.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libvsb-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
+
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_B)/obj -name '*.d' 2>/dev/null)
+endif

@@ -6,6 +6,7 @@
 #include "../devices/cmos.h"
 #include "../devices/i8042.h"
 #include "../devices/pci_host.h"
+#include "../devices/pvpanic.h"
 #include "../devices/uart16550.h"
 
 #include <errno.h>
@@ -50,6 +51,23 @@ static void guest_poweroff(void *ctx)
 	vm_request_stop(ctx, VM_STOP_POWEROFF);
 }
 
+/* Linux's pvpanic driver writes from its panic notifier, before the
+ * kernel acts on panic= (a reboot under the lab's panic=-1): stopping here
+ * first makes a panic its own exit status instead of a reset. */
+static void guest_panicked(void *ctx)
+{
+	log_info("guest kernel panicked");
+	vm_request_stop(ctx, VM_STOP_PANIC);
+}
+
+/* With a kdump kernel loaded the guest reports this instead of a panic and
+ * boots that kernel to save a dump: the VM must keep running. */
+static void guest_crash_loaded(void *ctx)
+{
+	(void)ctx;
+	log_info("guest kernel panicked; its crash kernel takes over");
+}
+
 /* Port 0x80 is the POST-code port Linux writes to as an I/O delay; the
  * write needs no emulation, only an owner so it is not logged as stray. */
 static void io_sink(void *opaque, uint64_t off, void *data, uint32_t len,
@@ -85,6 +103,9 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con)
 		.irq = i8042_irq, .reset = guest_reset,
 	};
 	static const struct acpi_pm_ops pm_ops = { .poweroff = guest_poweroff };
+	static const struct pvpanic_ops panic_ops = {
+		.panicked = guest_panicked, .crash_loaded = guest_crash_loaded,
+	};
 
 	m->con = con;
 	m->com1 = uart16550_new(&com1_ops, m);
@@ -92,7 +113,8 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con)
 	m->cmos = cmos_new(vm->mem.low_size, vm->mem.size - vm->mem.low_size);
 	m->pci = pci_host_new();
 	m->pm = acpi_pm_new(&pm_ops, vm);
-	if (!m->com1 || !m->i8042 || !m->cmos || !m->pci || !m->pm)
+	m->panic = pvpanic_new(&panic_ops, vm);
+	if (!m->com1 || !m->i8042 || !m->cmos || !m->pci || !m->pm || !m->panic)
 		return log_errno(-ENOMEM, "cannot create devices");
 	if (con)
 		console_attach(con, m->com1);
@@ -103,6 +125,8 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con)
 	ret = ret ?: route(vm, 0x64, 1, i8042_cmd_io, m->i8042, "i8042-cmd");
 	ret = ret ?: route(vm, 0x70, 2, cmos_io, m->cmos, "cmos");
 	ret = ret ?: route(vm, 0x80, 1, io_sink, NULL, "post-code");
+	ret = ret ?: route(vm, PVPANIC_PORT, PVPANIC_LEN, pvpanic_io, m->panic,
+			   "pvpanic");
 	ret = ret ?: route(vm, 0x600, 8, acpi_pm_io, m->pm, "acpi-pm");
 	ret = ret ?: route(vm, 0xcf8, 8, pci_host_io, m->pci, "pci-host");
 	return ret;
@@ -120,4 +144,5 @@ void machine_destroy(struct machine *m)
 		pci_host_free(m->pci);
 	if (m->pm)
 		acpi_pm_free(m->pm);
+	pvpanic_free(m->panic);
 }

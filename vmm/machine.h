@@ -11,6 +11,7 @@ struct i8042;
 struct cmos;
 struct pci_host;
 struct acpi_pm;
+struct pvpanic;
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ  4
@@ -23,6 +24,7 @@ struct machine {
 	struct cmos *cmos;
 	struct pci_host *pci;
 	struct acpi_pm *pm;
+	struct pvpanic *panic;
 };
 
 int machine_init(struct machine *m, struct vm *vm, struct console *con);

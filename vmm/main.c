@@ -69,6 +69,7 @@ static void usage(FILE *f)
 "  4    the guest asked for a reset (i8042 pulse or KVM reset event)\n"
 "  5    the guest triple-faulted\n"
 "  6    every vCPU halted with interrupts disabled\n"
+"  7    the guest kernel panicked (pvpanic)\n"
 "  128+N  stopped by signal N (130: SIGINT or the escape key, 143: SIGTERM)\n",
 		VM_MAX_VCPUS);
 }

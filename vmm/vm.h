@@ -22,6 +22,7 @@ enum vm_stop_reason {
 	VM_STOP_RESET = 4,       /* guest asked for a reset (i8042, KVM event) */
 	VM_STOP_TRIPLE_FAULT = 5,
 	VM_STOP_HALTED = 6,      /* every vCPU halted with interrupts off */
+	VM_STOP_PANIC = 7,       /* the guest kernel panicked (pvpanic) */
 	VM_STOP_SIGNAL = 128,    /* + signal number */
 };
 
