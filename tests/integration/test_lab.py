@@ -22,8 +22,8 @@ ready() {
 guest-session start
 ready shell && {
   guest-session send "echo U=\$(uname -r) N=\$(grep -c processor /proc/cpuinfo)"
-  line=$(guest-session expect "U=[^ ]+ N=[0-9]+" 60)
-  report answer "$(echo "$line" | grep -o "U=[^ ]* N=[0-9]*" | tail -n 1)"
+  guest-session expect "U=[^ ]+ N=[0-9]+" 60 >/dev/null
+  report answer "$(guest-session output | tr -d "\r" | grep -o "U=[^ ]* N=[0-9]*" | tail -n 1)"
   guest-session send "poweroff"
 }
 report poweroff-exit "$(guest-session wait 120)"
