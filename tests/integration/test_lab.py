@@ -51,7 +51,7 @@ def lab_results():
         if os.path.basename(BUILD) != "build":
             raise Skip("the lab runs the release build's vsbd")
         start = time.monotonic()
-        r = subprocess.run([os.path.join(TOP, "lab", "run"), "--timeout", "900",
+        r = subprocess.run([os.path.join(TOP, "lab", "run"), "--smp", "1", "--timeout", "600",
                             "--", NODE_SCRIPT], capture_output=True, timeout=1000)
         took = time.monotonic() - start
         out = r.stdout.decode(errors="replace")
