@@ -101,11 +101,14 @@ static bool vm_stopping(struct vm *vm)
 	return atomic_load(&vm->stop_reason) != VM_RUNNING;
 }
 
-/* Parks the calling vCPU while a pause is requested. */
+/* Parks the calling vCPU while a pause is requested. Runs on every exit, so
+ * the common case (no pause) is one atomic load and no lock. */
 static void vcpu_maybe_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
+	if (!atomic_load(&vm->pause_req))
+		return;
 	pthread_mutex_lock(&vm->lock);
 	if (vm->pause_req && !vm_stopping(vm)) {
 		vm->parked++;
@@ -279,10 +282,8 @@ void *vcpu_thread(void *arg)
 		vcpu_maybe_park(v);
 		if (vm_stopping(vm))
 			break;
-		atomic_store(&v->in_guest, true);
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		int err = errno;
-		atomic_store(&v->in_guest, false);
 		atomic_fetch_add(&v->exits, 1);
 		if (r < 0) {
 			if (err == EINTR || err == EAGAIN) {

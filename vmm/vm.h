@@ -35,7 +35,6 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	atomic_bool in_guest;    /* inside KVM_RUN or about to enter it */
 	atomic_ulong exits;      /* exits seen, for the halt watchdog */
 	atomic_bool halted;      /* last seen halted with IF=0 */
 	unsigned long watch_exits; /* exits at the last watchdog tick */
@@ -57,7 +56,7 @@ struct vm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	atomic_int stop_reason;  /* VM_RUNNING until something stops the VM */
-	bool pause_req;
+	atomic_bool pause_req;   /* written under lock, peeked without */
 	int parked;              /* vCPUs parked by a pause */
 	int running;             /* vCPU threads not yet exited */
 	int stop_efd;            /* readable once the VM stopped */
