@@ -20,6 +20,7 @@
 
 #include "devices/cmos.h"
 #include "vmm/ioroute.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,19 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define B_SET 0x80
 #define B_BINARY 0x04
 #define B_24H 0x02
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 static struct model {
 	uint8_t index;

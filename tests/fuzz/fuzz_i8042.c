@@ -24,6 +24,7 @@
 
 #include "devices/i8042.h"
 #include "vmm/ioroute.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,19 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define STS_CMD 0x08
 #define STS_UNLOCK 0x10
 #define STS_AUX 0x20
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 static struct model {
 	uint8_t ram[32];    /* ram[0] is the command byte (CTR) */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmm/ioroute.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,19 +28,6 @@ struct model {
 
 /* The input, consumed front to back; reads past the end return zeros so
  * every prefix of an input is itself a valid program. */
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
-
 static uint64_t bytes_le(struct in *in, unsigned n)
 {
 	uint64_t v = 0;

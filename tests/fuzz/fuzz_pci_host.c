@@ -23,23 +23,11 @@
 
 #include "devices/pci_host.h"
 #include "vmm/ioroute.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define BASE 0xCF8
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 static struct model {
 	uint32_t addr;

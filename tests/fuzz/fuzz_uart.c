@@ -21,24 +21,12 @@
 
 #include "devices/uart16550.h"
 #include "vmm/ioroute.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define BASE 0x3F8
 #define CAP_FIFO 16 /* UART16550_RX_FIFO_SIZE; the model follows the doc */
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 /* The model: the guest-visible receive state and registers it depends on. */
 static struct model {
