@@ -4,7 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#define EN_OFF 2  /* PM1a_EN within the range */
 #define CNT_OFF 4 /* PM1a_CNT within the range */
+/* Enable bits that exist (timer, global lock, buttons, RTC). No event ever
+ * fires, but ACPICA reads an enable bit back after setting it and logs an
+ * error if it did not stick. */
+#define EN_BITS 0x0721
 #define CNT_SCI_EN 0x0001
 #define CNT_SLP_EN 0x2000 /* write-only: reads 0 */
 
@@ -13,6 +18,7 @@ struct acpi_pm {
 	const struct acpi_pm_ops *ops;
 	void *ctx;
 	uint16_t cnt; /* PM1a_CNT as last written, without SLP_EN */
+	uint16_t en;  /* PM1a_EN as last written, EN_BITS only */
 };
 
 struct acpi_pm *acpi_pm_new(const struct acpi_pm_ops *ops, void *ctx)
@@ -42,7 +48,7 @@ void acpi_pm_free(struct acpi_pm *p)
 }
 
 /* Handled byte by byte so that byte, word and dword accesses at any offset
- * all behave; only bytes 4-5 (PM1a_CNT) hold state. */
+ * all behave; bytes 2-3 (PM1a_EN) and 4-5 (PM1a_CNT) hold state. */
 void acpi_pm_io(void *opaque, uint64_t offset, void *data, uint32_t len,
 		bool is_write)
 {
@@ -55,8 +61,17 @@ void acpi_pm_io(void *opaque, uint64_t offset, void *data, uint32_t len,
 		uint64_t o = offset + i;
 		unsigned shift;
 
+		if (o == EN_OFF || o == EN_OFF + 1) {
+			shift = 8 * (unsigned)(o - EN_OFF);
+			if (is_write)
+				p->en = (uint16_t)(((p->en & ~(0xff << shift)) |
+						    (bytes[i] << shift)) & EN_BITS);
+			else
+				bytes[i] = (uint8_t)(p->en >> shift);
+			continue;
+		}
 		if (o != CNT_OFF && o != CNT_OFF + 1) {
-			/* Event block (status/enable) and the rest read 0. */
+			/* Status (no event ever happens) and the rest read 0. */
 			if (!is_write)
 				bytes[i] = 0;
 			continue;

@@ -1,5 +1,6 @@
 /* The ACPI fixed power-management registers a guest needs to power off: the
- * PM1a event block (0x600, 4 bytes, reads 0) and the PM1a control register
+ * PM1a event block (0x600: status reads 0, enable at 0x602 keeps the bits
+ * that exist, as ACPICA checks they stick) and the PM1a control register
  * (0x604, 2 bytes) at the addresses QEMU's i440fx machine uses after SeaBIOS.
  * Writing SLP_EN (bit 13) of PM1a_CNT calls ops->poweroff, whatever SLP_TYP.
  *
