@@ -13,7 +13,7 @@ NODE_SCRIPT = r'''
 set -u
 report() { echo "check: $1 $2"; }
 ready() {
-  guest-session expect "vsb-guest: ready" 240 >/dev/null || { report ready-$1 no; return 1; }
+  guest-session expect "vsb-guest: ready" 180 >/dev/null || { report ready-$1 no; return 1; }
   report ready-$1 "$(guest-session elapsed)"
   guest-session expect "guest# " 60 >/dev/null
 }
@@ -50,16 +50,30 @@ def lab_results():
             raise Skip("no Debian kernel: run scripts/setup.sh")
         if os.path.basename(BUILD) != "build":
             raise Skip("the lab runs the release build's vsbd")
-        start = time.monotonic()
-        r = subprocess.run([os.path.join(TOP, "lab", "run"), "--smp", "1", "--timeout", "600",
-                            "--", NODE_SCRIPT], capture_output=True, timeout=1000)
-        took = time.monotonic() - start
-        out = r.stdout.decode(errors="replace")
-        checks = dict(re.findall(r"^check: (\S+) (.*?)\r?$", out, re.M))
-        print(f"# lab run took {took:.0f}s; {r.stderr.decode().strip()}")
+        # The node's KVM runs on QEMU TCG's emulated SVM, which now and then
+        # wedges a node CPU inside VMRUN (node soft lockups; the guest stops
+        # mid-boot and never gets ready). Such a run, and only such a run
+        # (no checks, or a guest that never became ready), is tried once
+        # more; a run that reports wrong values is never retried.
+        for attempt in (1, 2):
+            start = time.monotonic()
+            r = subprocess.run([os.path.join(TOP, "lab", "run"), "--smp", "2",
+                                "--timeout", "600", "--", NODE_SCRIPT],
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=700)
+            took = time.monotonic() - start
+            out = r.stdout.decode(errors="replace")
+            err = r.stderr.decode(errors="replace")
+            checks = dict(re.findall(r"^check: (\S+) (.*?)\r?$", out, re.M))
+            print(f"# lab run {attempt} took {took:.0f}s, exit {r.returncode}; "
+                  + " | ".join(err.strip().splitlines()[-2:]))
+            wedged = not checks or any(
+                k.startswith("ready-") and v == "no" for k, v in checks.items())
+            if not wedged:
+                break
         for k, v in sorted(checks.items()):
             print(f"# {k} = {v}")
-        _results = (checks, out + r.stderr.decode(errors="replace"), took)
+        _results = (checks, out + err, took)
     return _results
 
 
