@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../boot/boot.h"
+#include "guest_buf.h"
 
 #define MiB (1ULL << 20)
 #define GUEST_SIZE (64 * MiB)
@@ -42,18 +43,6 @@ static uint8_t sum8(const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		s = (uint8_t)(s + p[i]);
 	return s;
-}
-
-struct guest {
-	uint8_t *buf;
-	struct guest_mem m;
-};
-
-static void guest_new(struct guest *g, uint64_t size)
-{
-	g->buf = calloc(1, size);
-	assert_non_null(g->buf);
-	gmem_wrap(&g->m, g->buf, size);
 }
 
 static const struct acpi_config std_cfg = {
@@ -493,14 +482,6 @@ static void test_other_ports(void **state)
 	assert_int_equal(acpi_build(&g.m, &cfg, &rsdp, NULL, 0), 0);
 	check_all(&g, &cfg, rsdp);
 	free(g.buf);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 static void test_errors(void **state)

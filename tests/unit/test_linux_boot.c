@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../boot/boot.h"
+#include "guest_buf.h"
 
 #define MiB (1ULL << 20)
 
@@ -50,27 +51,6 @@ static void p64(uint8_t *p, uint64_t v)
 {
 	p32(p, (uint32_t)v);
 	p32(p + 4, (uint32_t)(v >> 32));
-}
-
-/* A zeroed guest of `size` bytes; calloc keeps untouched pages free. */
-struct guest {
-	uint8_t *buf;
-	struct guest_mem m;
-};
-
-static void guest_new(struct guest *g, uint64_t size)
-{
-	g->buf = calloc(1, size);
-	assert_non_null(g->buf);
-	gmem_wrap(&g->m, g->buf, size);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 /* ---- the real kernel ---- */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../boot/boot.h"
+#include "guest_buf.h"
 
 #define MiB (1ULL << 20)
 
@@ -180,26 +181,6 @@ static struct elf_spec std_spec(bool is64, unsigned desc_size)
 static uint8_t img[64 * 1024];
 
 /* ---- guests ---- */
-
-struct guest {
-	uint8_t *buf;
-	struct guest_mem m;
-};
-
-static void guest_new(struct guest *g, uint64_t size)
-{
-	g->buf = calloc(1, size);
-	assert_non_null(g->buf);
-	gmem_wrap(&g->m, g->buf, size);
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
 
 /* ---- tests ---- */
 
