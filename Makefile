@@ -18,10 +18,12 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wformat=2 -Wno-format-nonliteral
 CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -pthread -MMD -MP $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(SAN)
+# libssh (tenant SSH server) and libvncserver (VNC server): remote/
+LDLIBS := $(shell pkg-config --libs libssh libvncserver 2>/dev/null || echo -lssh -lvncserver)
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
-LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c)
+LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB := $(B)/libvsb.a
@@ -29,7 +31,7 @@ LIB := $(B)/libvsb.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-PROGS := $(B)/vsbd
+PROGS := $(B)/vsbd $(B)/vsbadm
 
 GUEST_OUT := $(B)/guests
 include guests/guests.mk
@@ -43,7 +45,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Unit tests include the headers of the module they test by bare name.
-$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices
+$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices -Iremote
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -51,11 +53,15 @@ $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(B)/vsbd: $(B)/obj/vmm/main.o $(LIB)
-	$(CC) $(LDFLAGS) $^ -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The administrator's tool needs only libssh (to check public keys).
+$(B)/vsbadm: $(B)/obj/tools/vsbadm.o
+	$(CC) $(LDFLAGS) $^ -lssh -o $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lcmocka -o $@
+	$(CC) $(LDFLAGS) $^ -lcmocka $(LDLIBS) -o $@
 
 check: all
 	tests/run
@@ -70,7 +76,7 @@ FUZZ_B := build-fuzz
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRCS := vmm/ioroute.c $(wildcard boot/*.c devices/*.c)
+FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c $(wildcard boot/*.c devices/*.c)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)

@@ -85,6 +85,14 @@ struct boot_entry {
 	uint16_t gdt_limit;
 };
 
+/* A linear framebuffer the guest may draw on: 32 bits per pixel, XRGB8888
+ * (red in bits 16-23, green 8-15, blue 0-7). */
+struct boot_fb {
+	uint64_t base;   /* guest-physical, below 4 GiB */
+	uint32_t width, height;
+	uint32_t stride; /* bytes per line */
+};
+
 struct boot_params_in {
 	const uint8_t *kernel;
 	size_t kernel_len;
@@ -93,6 +101,7 @@ struct boot_params_in {
 	const char *cmdline; /* may be NULL */
 	const struct e820_map *e820; /* NULL: e820_build(m) */
 	uint64_t rsdp; /* ACPI RSDP address for the kernel, 0 = none */
+	const struct boot_fb *fb; /* Linux: screen_info (VLFB); NULL = none */
 };
 
 /* Each loader returns 0, or a negative errno with a one-line reason in err.

@@ -80,8 +80,33 @@ struct boot_e820_entry {
 
 /* The zero page. Fields we never set are opaque byte arrays; the sizes are
  * those of the kernel's structs (screen_info, edid_info, ...). */
+/* struct screen_info (include/uapi/linux/screen_info.h), the fields a
+ * VESA linear framebuffer uses. */
+struct screen_info {
+	uint8_t _pad0[0x0f];
+	uint8_t orig_video_isVGA;  /* 0x0f: VIDEO_TYPE_VLFB */
+	uint16_t orig_video_points;
+	uint16_t lfb_width;        /* 0x12 */
+	uint16_t lfb_height;
+	uint16_t lfb_depth;
+	uint32_t lfb_base;         /* 0x18 */
+	uint32_t lfb_size;         /* 0x1c: 64 KiB units for VLFB */
+	uint16_t cl_magic, cl_offset;
+	uint16_t lfb_linelength;   /* 0x24 */
+	uint8_t red_size, red_pos, green_size, green_pos;
+	uint8_t blue_size, blue_pos, rsvd_size, rsvd_pos;
+	uint16_t vesapm_seg, vesapm_off, pages, vesa_attributes;
+	uint32_t capabilities;     /* 0x36 */
+	uint32_t ext_lfb_base;     /* 0x3a */
+	uint8_t _reserved[2];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct screen_info) == 0x40, "screen_info layout");
+
+#define VIDEO_TYPE_VLFB 0x23
+
 struct boot_params {
-	uint8_t screen_info[0x40];
+	struct screen_info screen_info;
 	uint8_t apm_bios_info[0x14];
 	uint8_t _pad2[4];
 	uint64_t tboot_addr;
@@ -335,6 +360,27 @@ static void fill_zero_page(struct linux_plan *p, const struct e820_map *map,
 	zp->e820_entries = (uint8_t)n;
 }
 
+/* A VESA linear framebuffer in XRGB8888: vesafb, or simplefb/simpledrm
+ * through sysfb (it matches the "x8r8g8b8" format), draws fbcon on it. */
+static void fill_screen_info(struct screen_info *si, const struct boot_fb *fb)
+{
+	uint64_t size = (uint64_t)fb->stride * fb->height;
+
+	memset(si, 0, sizeof(*si));
+	si->orig_video_isVGA = VIDEO_TYPE_VLFB;
+	si->lfb_width = (uint16_t)fb->width;
+	si->lfb_height = (uint16_t)fb->height;
+	si->lfb_depth = 32;
+	si->lfb_base = (uint32_t)fb->base;
+	si->lfb_size = (uint32_t)((size + 0xffff) >> 16);
+	si->lfb_linelength = (uint16_t)fb->stride;
+	si->red_size = si->green_size = si->blue_size = 8;
+	si->red_pos = 16;
+	si->green_pos = 8;
+	si->blue_pos = 0;
+	si->pages = 1;
+}
+
 /* Identity map of [0, 4 GiB) with 2 MiB pages: covers everything the
  * protocol requires mapped (kernel, zero page, command line). */
 static void write_page_tables(const struct guest_mem *m)
@@ -408,6 +454,18 @@ int linux_load(const struct guest_mem *m, const struct boot_params_in *in,
 					 (unsigned long long)top);
 	}
 	fill_zero_page(&p, map, in->initrd_len, in->rsdp);
+	if (in->fb) {
+		const struct boot_fb *fb = in->fb;
+		if (fb->width > 0xffff || fb->height > 0xffff ||
+		    fb->stride > 0xffff || fb->stride < fb->width * 4ULL ||
+		    fb->base + (uint64_t)fb->stride * fb->height > (1ULL << 32))
+			return boot_fail(err, errlen, -EINVAL,
+					 "framebuffer %ux%u at 0x%llx cannot "
+					 "be described in screen_info",
+					 fb->width, fb->height,
+					 (unsigned long long)fb->base);
+		fill_screen_info(&p.zp.screen_info, fb);
+	}
 
 	/* Pass 2: write. Every range was checked above. */
 	memcpy(gmem_ptr(m, p.load, p.payload_len), in->kernel + p.payload_off,

@@ -69,6 +69,7 @@ struct i8042 {
 	/* Mouse */
 	uint8_t aux_arg_cmd;
 	uint8_t aux_rate, aux_res;
+	bool aux_reporting; /* 0xF4 seen: movement packets are sent */
 
 	int irq_level[2]; /* [0] IRQ1, [1] IRQ12, as last reported */
 };
@@ -158,6 +159,13 @@ static void aux_reply(struct i8042 *k, uint8_t b)
 	q_push(&k->auxq, b | Q_AUX);
 }
 
+static void aux_defaults(struct i8042 *k)
+{
+	k->aux_rate = 100;
+	k->aux_res = 2;
+	k->aux_reporting = false;
+}
+
 static void kbd_defaults(struct i8042 *k)
 {
 	k->kbd_leds = 0;
@@ -244,7 +252,8 @@ static void kbd_write(struct i8042 *k, uint8_t b)
 }
 
 /* A byte the guest sent to the mouse (after 0xD4). Just enough for psmouse
- * to find a plain PS/2 mouse: everything is acknowledged. */
+ * to find a plain PS/2 mouse and switch its reporting on and off: everything
+ * is acknowledged. */
 static void aux_write(struct i8042 *k, uint8_t b)
 {
 	uint8_t cmd = k->aux_arg_cmd;
@@ -260,8 +269,7 @@ static void aux_write(struct i8042 *k, uint8_t b)
 	}
 	if (b == 0xff) { /* reset: pending output is discarded, BAT passes */
 		q_clear(&k->auxq);
-		k->aux_rate = 100;
-		k->aux_res = 2;
+		aux_defaults(k);
 		aux_reply(k, ACK);
 		aux_reply(k, BAT_OK);
 		aux_reply(k, 0x00); /* device ID */
@@ -273,13 +281,22 @@ static void aux_write(struct i8042 *k, uint8_t b)
 	case 0xf3: /* set sample rate */
 		k->aux_arg_cmd = b;
 		break;
-	case 0xe9: /* status request: stream mode, reporting disabled */
-		aux_reply(k, 0);
+	case 0xe9: /* status request: stream mode, bit 5 = reporting */
+		aux_reply(k, k->aux_reporting ? 0x20 : 0);
 		aux_reply(k, k->aux_res);
 		aux_reply(k, k->aux_rate);
 		break;
 	case 0xf2: /* identify: standard PS/2 mouse */
 		aux_reply(k, 0x00);
+		break;
+	case 0xf4: /* enable data reporting */
+		k->aux_reporting = true;
+		break;
+	case 0xf5: /* disable data reporting */
+		k->aux_reporting = false;
+		break;
+	case 0xf6: /* set defaults, which include reporting off */
+		aux_defaults(k);
 		break;
 	default: /* everything else is acknowledged and ignored */
 		break;
@@ -396,8 +413,7 @@ struct i8042 *i8042_new(const struct i8042_ops *ops, void *ctx)
 	k->kbd_scanning = true;
 	k->kbd_set = 2;
 	kbd_defaults(k);
-	k->aux_rate = 100;
-	k->aux_res = 2;
+	aux_defaults(k);
 	return k;
 }
 
@@ -473,6 +489,18 @@ void i8042_kbd_input(struct i8042 *k, const uint8_t *scancodes, size_t n)
 	if (k->kbd_scanning) {
 		for (size_t i = 0; i < n; i++)
 			kbd_reply(k, scancodes[i]);
+		fill_output(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+void i8042_aux_input(struct i8042 *k, const uint8_t *bytes, size_t n)
+{
+	pthread_mutex_lock(&k->lock);
+	/* All or nothing: a partial packet would shift every later one. */
+	if (k->aux_reporting && n <= I8042_QUEUE_SIZE - k->auxq.count) {
+		for (size_t i = 0; i < n; i++)
+			aux_reply(k, bytes[i]);
 		fill_output(k);
 	}
 	pthread_mutex_unlock(&k->lock);

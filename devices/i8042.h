@@ -1,6 +1,7 @@
 /* The PS/2 controller (i8042) with a keyboard and a minimal mouse behind it:
  * enough for Linux's i8042, atkbd and psmouse drivers to probe, plus the
- * reset pulse (Linux's reboot=k) and a queue for host keyboard input.
+ * reset pulse (Linux's reboot=k) and queues for host keyboard and mouse
+ * input.
  *
  * Thread safety: every entry point takes the device mutex. ops->irq is called
  * with it held (IRQ edges stay in access order) and must not call back into
@@ -44,6 +45,12 @@ void i8042_cmd_io(void *opaque, uint64_t offset, void *data, uint32_t len,
  * Dropped while the guest has scanning disabled (0xF5), as a real keyboard
  * does; bytes beyond I8042_QUEUE_SIZE are dropped and counted. */
 void i8042_kbd_input(struct i8042 *k, const uint8_t *scancodes, size_t n);
+
+/* Queues bytes from the mouse (whole movement packets) as the guest will
+ * read them on port 0x60 with the AUX flag. Dropped unless the guest has
+ * enabled data reporting (0xF4 to the mouse; 0xF5, 0xF6 and reset disable
+ * it), and dropped whole if the mouse queue has no room for all n. */
+void i8042_aux_input(struct i8042 *k, const uint8_t *bytes, size_t n);
 
 /* How many input bytes were dropped because the queue was full. */
 unsigned long i8042_kbd_dropped(struct i8042 *k);

@@ -12,13 +12,16 @@ GUEST_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 GUEST_OUT ?= build/guests
 GUEST_CC ?= gcc
+GUEST_PYTHON ?= python3
+# fbecho's glyphs, converted at build time (never committed): kbd package.
+GUEST_FONT ?= /usr/share/consolefonts/Lat15-Fixed16.psf.gz
 
 GUEST_CFLAGS := -ffreestanding -fno-pic -no-pie -nostdlib -mno-red-zone \
 	-mno-sse -mno-mmx -mno-80387 -mgeneral-regs-only -fno-stack-protector \
 	-fcf-protection=none -O2 -Wall -Wextra -Werror -std=gnu11 -static
 GUEST_LDFLAGS := -T $(GUEST_SRC)/guest.ld -Wl,--build-id=none -z noexecstack
 
-GUEST_NAMES := hello echo flood smp
+GUEST_NAMES := hello echo flood smp fbecho
 GUEST_ELFS := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)
 
 GUEST_RT_OBJS := $(GUEST_OUT)/start.o $(GUEST_OUT)/rt.o
@@ -26,7 +29,14 @@ GUEST_C_OBJS := $(GUEST_OUT)/rt.o $(GUEST_NAMES:%=$(GUEST_OUT)/%.o)
 
 $(GUEST_C_OBJS): $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.c $(GUEST_SRC)/rt.h $(GUEST_SRC)/guests.mk
 	@mkdir -p $(@D)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+	$(GUEST_CC) $(GUEST_CFLAGS) -I$(GUEST_OUT) -c -o $@ $<
+
+# Generated headers live in GUEST_OUT (hence -I above).
+$(GUEST_OUT)/fbecho.o: $(GUEST_OUT)/font.h
+
+$(GUEST_OUT)/font.h: $(GUEST_FONT) $(GUEST_SRC)/psf2c.py
+	@mkdir -p $(@D)
+	$(GUEST_PYTHON) $(GUEST_SRC)/psf2c.py $< $@
 
 $(GUEST_OUT)/start.o: $(GUEST_SRC)/start.S $(GUEST_SRC)/guests.mk
 	@mkdir -p $(@D)

@@ -19,6 +19,12 @@ packages=(
   # make fuzz: clang, and the compiler-rt runtimes (libFuzzer, ASan, UBSan)
   # that clang-14 only recommends
   clang libclang-rt-14-dev
+  # remote access: the SSH and VNC servers inside vsbd
+  libssh-dev libvncserver-dev
+  # real clients in the tests: ssh, a VNC viewer under Xvfb driven by
+  # xdotool, vncsnapshot; kbd's console fonts for the framebuffer guest
+  openssh-client tigervnc-viewer xvfb xdotool x11-apps vncsnapshot kbd
+  python3-pil
 )
 
 log() { printf 'setup: %s\n' "$*"; }

@@ -65,6 +65,22 @@ static void unmap_file(struct file_map *f)
 		munmap((void *)f->data, f->len);
 }
 
+/* PVH has no screen_info: the framebuffer's place and shape go on the
+ * command line, where the test guests look for them (guests/README.md). */
+static char *pvh_cmdline(const struct kernel_spec *k)
+{
+	const char *base = k->cmdline ? k->cmdline : "";
+	char *s;
+	int n;
+
+	if (!k->fb)
+		return strdup(base);
+	n = asprintf(&s, "%s%svsb.fb=0x%llx,%ux%u,%u", base, base[0] ? " " : "",
+		     (unsigned long long)k->fb->base, k->fb->width,
+		     k->fb->height, k->fb->stride);
+	return n < 0 ? NULL : s;
+}
+
 int kernel_load(struct vm *vm, const struct kernel_spec *k,
 		struct boot_entry *entry)
 {
@@ -87,7 +103,7 @@ int kernel_load(struct vm *vm, const struct kernel_spec *k,
 	struct boot_params_in in = {
 		.kernel = kf.data, .kernel_len = kf.len,
 		.initrd = rf.data, .initrd_len = rf.len,
-		.cmdline = k->cmdline, .e820 = &e820,
+		.cmdline = k->cmdline, .e820 = &e820, .fb = k->fb,
 	};
 	/* ACPI tables describe the vCPUs (MADT), the PM1a registers that
 	 * devices/acpi_pm serves at 0x600 and 0x604 (FADT, \_S5) and the
@@ -122,9 +138,17 @@ int kernel_load(struct vm *vm, const struct kernel_spec *k,
 			ret = -EPERM;
 		}
 		break;
-	case IMAGE_PVH_ELF:
+	case IMAGE_PVH_ELF: {
+		char *cmdline = pvh_cmdline(k);
+		if (!cmdline) {
+			ret = -ENOMEM;
+			break;
+		}
+		in.cmdline = cmdline;
 		ret = pvh_load(&vm->mem, &in, entry, err, sizeof(err));
+		free(cmdline);
 		break;
+	}
 	default:
 		snprintf(err, sizeof(err), "neither a bzImage nor a PVH ELF "
 			 "kernel (no HdrS magic, no XEN_ELFNOTE_PHYS32_ENTRY)");

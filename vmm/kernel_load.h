@@ -5,12 +5,16 @@
 
 struct vm;
 struct boot_entry;
+struct boot_fb;
 
 struct kernel_spec {
 	const char *kernel;
 	const char *initrd;  /* may be NULL */
 	const char *cmdline; /* may be NULL */
 	bool allow_pvm;      /* boot a bzImage even on kvm_pvm */
+	/* The shadow framebuffer, or NULL. Linux gets it in screen_info; a
+	 * PVH kernel gets " vsb.fb=0xADDR,WxH,STRIDE" after its cmdline. */
+	const struct boot_fb *fb;
 };
 
 /* Reads the kernel (and initrd) files and loads them with the boot protocol

@@ -1,4 +1,5 @@
 #include "machine.h"
+#include "conhub.h"
 #include "console.h"
 #include "log.h"
 #include "vm.h"
@@ -25,6 +26,8 @@ static void com1_tx(void *ctx, const uint8_t *buf, size_t len)
 	struct machine *m = ctx;
 	if (m->con)
 		console_uart_tx(m->con, buf, len);
+	if (m->hub)
+		conhub_output(m->hub, buf, len);
 }
 
 static void com1_rx_room(void *ctx)
@@ -32,6 +35,8 @@ static void com1_rx_room(void *ctx)
 	struct machine *m = ctx;
 	if (m->con)
 		console_uart_rx_room(m->con);
+	if (m->hub)
+		conhub_rx_room(m->hub);
 }
 
 static void i8042_irq(void *ctx, unsigned irq, int level)
@@ -91,7 +96,8 @@ static int route(struct vm *vm, uint64_t base, uint64_t len, io_handler_fn fn,
 	return ret;
 }
 
-int machine_init(struct machine *m, struct vm *vm, struct console *con)
+int machine_init(struct machine *m, struct vm *vm, struct console *con,
+		 struct conhub *hub)
 {
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
@@ -108,6 +114,7 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con)
 	};
 
 	m->con = con;
+	m->hub = hub;
 	m->com1 = uart16550_new(&com1_ops, m);
 	m->i8042 = i8042_new(&kbd_ops, vm);
 	m->cmos = cmos_new(vm->mem.low_size, vm->mem.size - vm->mem.low_size);
@@ -118,6 +125,8 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con)
 		return log_errno(-ENOMEM, "cannot create devices");
 	if (con)
 		console_attach(con, m->com1);
+	if (hub)
+		conhub_attach_uart(hub, m->com1);
 
 	int ret = 0;
 	ret = ret ?: route(vm, COM1_PORT, 8, uart16550_io, m->com1, "com1");

@@ -6,6 +6,7 @@
 
 struct vm;
 struct console;
+struct conhub;
 struct uart16550;
 struct i8042;
 struct cmos;
@@ -18,7 +19,8 @@ struct pvpanic;
 
 struct machine {
 	struct vm *vm;
-	struct console *con;
+	struct console *con;   /* the local console, or NULL */
+	struct conhub *hub;    /* remote sessions (SSH), or NULL */
 	struct uart16550 *com1;
 	struct i8042 *i8042;
 	struct cmos *cmos;
@@ -27,7 +29,8 @@ struct machine {
 	struct pvpanic *panic;
 };
 
-int machine_init(struct machine *m, struct vm *vm, struct console *con);
+int machine_init(struct machine *m, struct vm *vm, struct console *con,
+		 struct conhub *hub);
 void machine_destroy(struct machine *m);
 
 #endif

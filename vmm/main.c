@@ -1,12 +1,18 @@
 /* vsbd: the trusted VMM. "vsbd run" boots one VM with its serial console on
- * the terminal or a UNIX socket. */
+ * the terminal or a UNIX socket, and serves it to its tenant over SSH (the
+ * console) and VNC (the screen and keyboard). */
+#include "conhub.h"
 #include "console.h"
 #include "control.h"
+#include "framebuffer.h"
 #include "kernel_load.h"
 #include "log.h"
 #include "machine.h"
+#include "run_options.h"
 #include "vm.h"
 #include "../boot/boot.h"
+#include "../remote/ssh_server.h"
+#include "../remote/vnc_server.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,189 +31,6 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_BAD_IMAGE = 3,
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"Usage: vsbd run [OPTIONS] KERNEL\n"
-"       vsbd --help | --version\n"
-"\n"
-"Boots KERNEL, a Linux bzImage or a PVH ELF kernel, in a new KVM virtual\n"
-"machine whose serial console (a 16550A UART at 0x3f8, IRQ 4) is a shadow\n"
-"device inside vsbd.\n"
-"\n"
-"Options:\n"
-"  -m, --memory SIZE    guest RAM, with an optional K, M or G suffix\n"
-"                       (default 256M; at least 16M)\n"
-"  -c, --cpus N         number of vCPUs, 1 to %d (default 1)\n"
-"  -a, --append TEXT    kernel command line\n"
-"  -i, --initrd FILE    initramfs (Linux) or first module (PVH)\n"
-"  -s, --console SPEC   where the serial console goes:\n"
-"                         stdio (default): this terminal, or stdin/stdout\n"
-"                           when they are pipes or files\n"
-"                         unix:PATH[,nowait]: a UNIX stream socket; the\n"
-"                           guest starts when the first client connects\n"
-"                           unless nowait is given; one client at a time\n"
-"  -C, --control PATH   serve the control socket at PATH (mode 0600): one\n"
-"                       command a line: status, pause, resume, stop\n"
-"      --allow-pvm      boot a bzImage even on kvm_pvm, where guest kernel\n"
-"                       code is emulated (slow: for smoke tests only)\n"
-"  -e, --escape KEY     terminal escape prefix: a letter for Ctrl-letter\n"
-"                       (default a, i.e. Ctrl-A), or 'none'. Then x quits,\n"
-"                       b sends a serial break, h shows help\n"
-"  -v, --verbose        log debugging detail to stderr\n"
-"  -q, --quiet          log errors only\n"
-"  -h, --help           show this help\n"
-"  -V, --version        show the version\n"
-"\n"
-"Exit status:\n"
-"  0    the guest powered off (ACPI PM1a sleep, or KVM shutdown event)\n"
-"  1    error: KVM refused the VM or a vCPU, or an internal error\n"
-"  2    bad command line\n"
-"  3    the kernel or initrd was rejected (message says why), or a\n"
-"       bzImage was given on kvm_pvm without --allow-pvm\n"
-"  4    the guest asked for a reset (i8042 pulse or KVM reset event)\n"
-"  5    the guest triple-faulted\n"
-"  6    every vCPU halted with interrupts disabled\n"
-"  7    the guest kernel panicked (pvpanic)\n"
-"  128+N  stopped by signal N (130: SIGINT or the escape key, 143: SIGTERM)\n",
-		VM_MAX_VCPUS);
-}
-
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return false;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case '\0': break;
-	default: return false;
-	}
-	if ((*end == 'b' || *end == 'B') && shift)
-		end++;
-	if (*end || v > (~0ULL >> shift))
-		return false;
-	*out = v << shift;
-	return true;
-}
-
-struct run_opts {
-	struct vm_config vm;
-	struct kernel_spec kernel;
-	struct console_opts console;
-	const char *control;
-	enum log_level log_level;
-};
-
-static int parse_run(int argc, char **argv, struct run_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "memory", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "append", required_argument, NULL, 'a' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "console", required_argument, NULL, 's' },
-		{ "escape", required_argument, NULL, 'e' },
-		{ "control", required_argument, NULL, 'C' },
-		{ "allow-pvm", no_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	char *end;
-	int c;
-
-	*o = (struct run_opts){
-		.vm = { .ram_size = 256ULL << 20, .nr_vcpus = 1 },
-		.console = { .kind = CONSOLE_STDIO, .escape = 1 },
-		.log_level = LOG_INFO,
-	};
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+m:c:a:i:s:e:C:vqh", longopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!parse_size(optarg, &o->vm.ram_size) ||
-			    o->vm.ram_size < (16ULL << 20)) {
-				fprintf(stderr, "vsbd: bad --memory '%s': need a "
-					"size of at least 16M\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'c': {
-			long n = strtol(optarg, &end, 10);
-			if (*end || end == optarg || n < 1 || n > VM_MAX_VCPUS) {
-				fprintf(stderr, "vsbd: bad --cpus '%s': need 1 to "
-					"%d\n", optarg, VM_MAX_VCPUS);
-				return EXIT_USAGE;
-			}
-			o->vm.nr_vcpus = (int)n;
-			break;
-		}
-		case 'a':
-			o->kernel.cmdline = optarg;
-			break;
-		case 'i':
-			o->kernel.initrd = optarg;
-			break;
-		case 's': {
-			int esc = o->console.escape;
-			if (!console_parse_spec(optarg, &o->console)) {
-				fprintf(stderr, "vsbd: bad --console '%s': use "
-					"stdio or unix:PATH[,nowait]\n", optarg);
-				return EXIT_USAGE;
-			}
-			o->console.escape = esc;
-			break;
-		}
-		case 'e':
-			if (strcmp(optarg, "none") == 0) {
-				o->console.escape = -1;
-			} else if (strlen(optarg) == 1 &&
-				   ((optarg[0] | 0x20) >= 'a' &&
-				    (optarg[0] | 0x20) <= 'z')) {
-				o->console.escape = (optarg[0] | 0x20) - 'a' + 1;
-			} else {
-				fprintf(stderr, "vsbd: bad --escape '%s': use a "
-					"letter or 'none'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'C':
-			o->control = optarg;
-			break;
-		case 'P':
-			o->kernel.allow_pvm = true;
-			break;
-		case 'v':
-			o->log_level = LOG_DEBUG;
-			break;
-		case 'q':
-			o->log_level = LOG_ERROR;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "Try 'vsbd --help'.\n");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "vsbd run: %s\nTry 'vsbd --help'.\n",
-			optind >= argc ? "missing KERNEL" : "too many arguments");
-		return EXIT_USAGE;
-	}
-	o->kernel.kernel = argv[optind];
-	return 0;
-}
 
 static void quit_from_console(void *ctx)
 {
@@ -261,65 +84,137 @@ static void main_loop(struct vm *vm, int sfd)
 	}
 }
 
+/* Bytes of console output kept for sessions that attach later. */
+#define CONSOLE_HISTORY (64 * 1024)
+
+static int vnc_connect(void *ctx)
+{
+	return vnc_server_connect(ctx);
+}
+
+static struct ssh_server *start_ssh(const struct run_opts *o,
+				    struct ssh_vm *svm)
+{
+	char *dir = o->host_keys ? strdup(o->host_keys)
+				 : default_host_key_dir();
+	if (!dir) {
+		log_error("no SSH host key directory: give --host-keys DIR");
+		return NULL;
+	}
+	struct ssh_server_opts so = {
+		.listen = o->ssh_listen,
+		.host_key_dir = dir,
+	};
+	struct ssh_server *s = ssh_server_start(&so, svm, 1);
+	free(dir);
+	return s;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	struct vm vm;
 	struct machine board = { 0 };
+	struct framebuffer fb = { .memfd = -1 };
+	struct boot_fb bfb;
 	struct console *con = NULL;
+	struct conhub *hub = NULL;
 	struct control *ctl = NULL;
+	struct vnc_server *vnc = NULL;
+	struct ssh_server *ssh = NULL;
 	struct boot_entry entry;
 	int code = VM_STOP_ERROR;
+	int sfd = -1;
 
-	int ret = parse_run(argc, argv, &o);
-	if (ret)
+	int ret = run_options_parse(argc, argv, &o);
+	if (ret) {
+		run_options_free(&o);
 		return ret;
+	}
 	log_init("vsbd", o.log_level);
-	int sfd = block_signals();
-	if (sfd < 0)
-		return log_errno(-errno, "signalfd"), VM_STOP_ERROR;
+	sfd = block_signals();
+	if (sfd < 0) {
+		log_errno(-errno, "signalfd");
+		run_options_free(&o);
+		return VM_STOP_ERROR;
+	}
 
 	if (vm_create(&vm, &o.vm))
 		goto out;
+	if (o.fb_width) {
+		if (fb_init(&fb, vm.fd, o.fb_width, o.fb_height))
+			goto out;
+		bfb = (struct boot_fb){ .base = fb.gpa, .width = fb.width,
+					.height = fb.height,
+					.stride = fb.stride };
+		o.kernel.fb = &bfb;
+	}
 	if (kernel_load(&vm, &o.kernel, &entry)) {
 		code = EXIT_BAD_IMAGE;
 		goto out;
 	}
 	if (vm_setup_vcpus(&vm, &entry))
 		goto out;
-	con = console_open(&o.console, quit_from_console, &vm);
-	if (!con)
+	if (!o.console_none &&
+	    !(con = console_open(&o.console, quit_from_console, &vm)))
 		goto out;
-	if (machine_init(&board, &vm, con))
+	hub = conhub_new(CONSOLE_HISTORY);
+	if (!hub) {
+		log_error("cannot allocate the console hub");
 		goto out;
-	if (!console_wait_client(con, sfd)) {
+	}
+	if (machine_init(&board, &vm, con, hub))
+		goto out;
+	if (o.fb_width) {
+		struct vnc_opts vo = { .name = o.name, .listen = o.vnc_listen };
+		vnc = vnc_server_new(&fb, board.i8042, &vo);
+		if (!vnc || vnc_server_start(vnc))
+			goto out;
+	}
+	struct ssh_vm svm = {
+		.name = o.name,
+		.authorized_keys = o.authorized_keys,
+		.hub = hub,
+		.vnc_connect = vnc ? vnc_connect : NULL,
+		.vnc_ctx = vnc,
+	};
+	if (o.ssh_listen && !(ssh = start_ssh(&o, &svm)))
+		goto out;
+	if (con && !console_wait_client(con, sfd)) {
 		code = VM_STOP_SIGNAL + SIGINT;
 		goto out;
 	}
 	if (o.control && !(ctl = control_open(o.control, &vm)))
 		goto out;
-	if (console_start(con))
+	if (con && console_start(con))
 		goto out;
 	/* On failure vm_start has requested a stop: the loop below then only
 	 * waits for the vCPU threads that did start. */
 	vm_start(&vm);
-	log_debug("VM running: %d vCPU(s), %llu MiB", vm.nr_vcpus,
+	log_debug("VM %s running: %d vCPU(s), %llu MiB", o.name, vm.nr_vcpus,
 		  (unsigned long long)(vm.mem.size >> 20));
 	main_loop(&vm, sfd);
 	code = vm_wait(&vm);
 out:
+	/* Tenant sessions go first: they use the hub, the VNC server and
+	 * the devices behind them. */
+	ssh_server_stop(ssh);
+	vnc_server_free(vnc);
 	control_close(ctl);
 	console_close(con);
 	machine_destroy(&board);
+	conhub_free(hub);
+	fb_destroy(&fb);
 	vm_destroy(&vm);
 	close(sfd);
+	run_options_free(&o);
 	return code;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
+		run_usage(stdout);
 		return 0;
 	}
 	if (argc >= 2 && (!strcmp(argv[1], "--version") ||

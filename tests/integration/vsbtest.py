@@ -62,11 +62,13 @@ class Vsbd:
         cmd = [VSBD, "run"] + list(args)
         if console == "unix":
             cmd += ["--console", "unix:" + self.sock_path]
+        elif console == "none":
+            cmd += ["--console", "none"]
         cmd.append(kernel)
         self.err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
             cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if console != "unix" else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if console == "stdio" else subprocess.DEVNULL,
             stderr=self.err)
         self.sock = None
         self.buf = b""

@@ -101,6 +101,16 @@ static void expect_bytes(struct harness *h, const uint8_t *want, size_t n,
 	assert_int_equal(status(h) & STS_OBF, 0);
 }
 
+/* One mouse packet, with more input allowed to follow. */
+#define EXPECT_NOEND(h, pkt)                                                 \
+	do {                                                                 \
+		for (size_t j_ = 0; j_ < 3; j_++) {                          \
+			assert_int_equal(status(h) & (STS_OBF | STS_AUXDATA), \
+					 STS_OBF | STS_AUXDATA);             \
+			assert_int_equal(in60(h), (pkt)[j_]);                \
+		}                                                            \
+	} while (0)
+
 #define EXPECT(h, aux, ...)                                                  \
 	do {                                                                 \
 		static const uint8_t want_[] = { __VA_ARGS__ };              \
@@ -355,6 +365,64 @@ static void test_aux(void **state)
 	assert_int_equal(h->rises[1], 0);
 }
 
+/* Mouse movement from the host: only while the guest enabled reporting,
+ * whole packets, with the AUX flag and IRQ12. */
+static void test_aux_input(void **state)
+{
+	struct harness *h = *state;
+	static const uint8_t pkt[3] = { 0x09, 0x05, 0xfb };
+
+	write_ctr(h, 0x47); /* aux port on, with IRQ12 */
+	i8042_aux_input(h->k, pkt, 3); /* reporting is off after power-on */
+	assert_int_equal(status(h) & STS_OBF, 0);
+
+	command(h, 0xd4, (const uint8_t[]){ 0xf4 }, 1);
+	EXPECT(h, true, 0xfa);
+	command(h, 0xd4, (const uint8_t[]){ 0xe9 }, 1);
+	EXPECT(h, true, 0xfa, 0x20, 0x02, 0x64); /* bit 5: reporting */
+	i8042_aux_input(h->k, pkt, 3);
+	assert_int_equal(h->level[12], 1);
+	EXPECT(h, true, 0x09, 0x05, 0xfb);
+	assert_int_equal(h->level[12], 0);
+	assert_int_equal(h->rises[1], 0);
+
+	/* The aux port disabled in the CTR holds packets until enabled. */
+	out64(h, 0xa7);
+	i8042_aux_input(h->k, pkt, 3);
+	assert_int_equal(status(h) & STS_OBF, 0);
+	out64(h, 0xa8);
+	EXPECT(h, true, 0x09, 0x05, 0xfb);
+
+	/* A full queue drops the whole packet, never a part of it. */
+	for (int i = 0; i < I8042_QUEUE_SIZE / 3 + 1; i++)
+		i8042_aux_input(h->k, pkt, 3);
+	for (int i = 0; i < I8042_QUEUE_SIZE / 3; i++)
+		EXPECT_NOEND(h, pkt);
+	assert_int_equal(status(h) & STS_OBF, 0);
+
+	/* 0xF5, 0xF6 and reset all switch reporting off. */
+	command(h, 0xd4, (const uint8_t[]){ 0xf5 }, 1);
+	EXPECT(h, true, 0xfa);
+	i8042_aux_input(h->k, pkt, 3);
+	assert_int_equal(status(h) & STS_OBF, 0);
+	command(h, 0xd4, (const uint8_t[]){ 0xf4 }, 1);
+	command(h, 0xd4, (const uint8_t[]){ 0xf6 }, 1);
+	EXPECT(h, true, 0xfa, 0xfa);
+	i8042_aux_input(h->k, pkt, 3);
+	assert_int_equal(status(h) & STS_OBF, 0);
+	command(h, 0xd4, (const uint8_t[]){ 0xf4 }, 1);
+	command(h, 0xd4, (const uint8_t[]){ 0xff }, 1);
+	EXPECT(h, true, 0xfa, 0xfa, 0xaa, 0x00);
+	i8042_aux_input(h->k, pkt, 3);
+	assert_int_equal(status(h) & STS_OBF, 0);
+	command(h, 0xd4, (const uint8_t[]){ 0xe9 }, 1);
+	EXPECT(h, true, 0xfa, 0x00, 0x02, 0x64);
+
+	/* Keyboard bytes are not held up by mouse reporting being off. */
+	i8042_kbd_input(h->k, (const uint8_t[]){ 0x1e }, 1);
+	EXPECT(h, false, 0x1e);
+}
+
 static void test_output_port_and_reset(void **state)
 {
 	struct harness *h = *state;
@@ -530,6 +598,7 @@ int main(void)
 		T(test_input_overflow),
 		T(test_kbd_irq),
 		T(test_aux),
+		T(test_aux_input),
 		T(test_output_port_and_reset),
 		cmocka_unit_test(test_reset_callback_unlocked),
 		T(test_wide_access),

@@ -358,6 +358,44 @@ static void test_no_initrd_no_cmdline(void **state)
 	free(g.buf);
 }
 
+/* A framebuffer is described as a VESA linear framebuffer (screen_info,
+ * the first 0x40 bytes of the zero page) that sysfb matches as x8r8g8b8;
+ * one that screen_info cannot describe is refused. */
+static void test_framebuffer_screen_info(void **state)
+{
+	struct guest g;
+	struct boot_entry e;
+	char err[256] = "";
+	const uint8_t *zp;
+	struct boot_fb fb = { .base = 0xD0000000, .width = 1024,
+			      .height = 768, .stride = 4096 };
+
+	(void)state;
+	NEED_KERNEL();
+	guest_new(&g, 512 * MiB);
+	struct boot_params_in in = { .kernel = kernel_img,
+				     .kernel_len = kernel_len, .fb = &fb };
+	assert_int_equal(linux_load(&g.m, &in, &e, err, sizeof(err)), 0);
+	zp = gmem_ptr(&g.m, BOOT_ZERO_PAGE_ADDR, 4096);
+	assert_int_equal(zp[0x0F], 0x23);            /* VIDEO_TYPE_VLFB */
+	assert_int_equal(g16(zp + 0x12), 1024);      /* lfb_width */
+	assert_int_equal(g16(zp + 0x14), 768);       /* lfb_height */
+	assert_int_equal(g16(zp + 0x16), 32);        /* lfb_depth */
+	assert_int_equal(g32(zp + 0x18), 0xD0000000); /* lfb_base */
+	assert_int_equal(g32(zp + 0x1C), 48);        /* 3 MiB in 64 KiB */
+	assert_int_equal(g16(zp + 0x24), 4096);      /* lfb_linelength */
+	static const uint8_t masks[8] = { 8, 16, 8, 8, 8, 0, 0, 0 };
+	assert_memory_equal(zp + 0x26, masks, 8);    /* r, g, b, rsvd */
+	assert_int_equal(g32(zp + 0x3A), 0);         /* ext_lfb_base */
+	free(g.buf);
+
+	guest_new(&g, 512 * MiB);
+	fb.base = 0xFFF00000; /* the frame would cross 4 GiB */
+	assert_int_equal(linux_load(&g.m, &in, &e, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "framebuffer"));
+	free(g.buf);
+}
+
 /* Error checks share this: the error, a message, and no guest writes. */
 static void expect_fail(struct guest *g, const struct boot_params_in *in,
 			int want)
@@ -660,6 +698,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_kernel),
 		cmocka_unit_test(test_no_initrd_no_cmdline),
+		cmocka_unit_test(test_framebuffer_screen_info),
 		cmocka_unit_test(test_real_kernel_errors),
 		cmocka_unit_test(test_cpu_state_long64),
 		cmocka_unit_test(test_synthetic_ok),

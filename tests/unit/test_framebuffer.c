@@ -1,0 +1,339 @@
+/* Unit tests of the shadow framebuffer: dirty bitmap to rectangles, the
+ * geometry option, and (where /dev/kvm opens) the memfd slot with dirty
+ * logging on a bare VM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "framebuffer.h"
+
+#define PAGE 4096u
+#define MAXR 64
+#define LBITS (sizeof(unsigned long) * 8)
+
+struct rect {
+	uint32_t x, y, w, h;
+};
+
+struct rects {
+	struct rect r[MAXR];
+	size_t n;
+};
+
+static void collect(void *ctx, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	struct rects *rs = ctx;
+
+	assert_true(rs->n < MAXR);
+	rs->r[rs->n++] = (struct rect){ x, y, w, h };
+}
+
+static void set_bit(unsigned long *map, size_t i)
+{
+	map[i / LBITS] |= 1UL << (i % LBITS);
+}
+
+#define ASSERT_RECT(rs, i, X, Y, W, H)                  \
+	do {                                            \
+		assert_int_equal((rs)->r[i].x, X);      \
+		assert_int_equal((rs)->r[i].y, Y);      \
+		assert_int_equal((rs)->r[i].w, W);      \
+		assert_int_equal((rs)->r[i].h, H);      \
+	} while (0)
+
+/* 1024x768: stride 4096, so page p is exactly line p. */
+static void test_single_page(void **state)
+{
+	unsigned long map[12] = { 0 };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	set_bit(map, 5);
+	assert_int_equal(fb_bitmap_to_rects(map, 768, 4096, 1024, 768,
+					    collect, &rs), 1);
+	assert_int_equal(rs.n, 1);
+	ASSERT_RECT(&rs, 0, 0, 5, 1024, 1);
+}
+
+static void test_empty(void **state)
+{
+	unsigned long map[12] = { 0 };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	assert_int_equal(fb_bitmap_to_rects(map, 768, 4096, 1024, 768,
+					    collect, &rs), 0);
+	assert_int_equal(rs.n, 0);
+}
+
+/* Consecutive pages merge into one run of lines; gaps split runs; runs
+ * cross word boundaries. */
+static void test_runs(void **state)
+{
+	unsigned long map[12] = { 0 };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	for (size_t i = 10; i < 20; i++)
+		set_bit(map, i);
+	for (size_t i = 60; i < 70; i++) /* spans words 0 and 1 */
+		set_bit(map, i);
+	set_bit(map, 127);
+	set_bit(map, 128);
+	assert_int_equal(fb_bitmap_to_rects(map, 768, 4096, 1024, 768,
+					    collect, &rs), 3);
+	ASSERT_RECT(&rs, 0, 0, 10, 1024, 10);
+	ASSERT_RECT(&rs, 1, 0, 60, 1024, 10);
+	ASSERT_RECT(&rs, 2, 0, 127, 1024, 2);
+}
+
+/* 800x600: stride 3200, so pages straddle lines. */
+static void test_page_spans_two_rows(void **state)
+{
+	unsigned long map[10] = { 0 };
+	struct rects rs = { .n = 0 };
+	size_t npages = (800 * 4 * 600 + PAGE - 1) / PAGE; /* 469 */
+
+	(void)state;
+	set_bit(map, 1); /* bytes 4096..8191: lines 1 (from x 224) and 2 */
+	assert_int_equal(fb_bitmap_to_rects(map, npages, 3200, 800, 600,
+					    collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 1, 800, 2);
+}
+
+/* 1920x1080: stride 7680, so a line spans about two pages; a page inside
+ * one line gives a span of that line, a page across two lines both lines. */
+static void test_wide_stride(void **state)
+{
+	unsigned long map[(2025 + 63) / 64 * (64 / LBITS)];
+	struct rects rs = { .n = 0 };
+	size_t npages = (1920 * 4 * 1080 + PAGE - 1) / PAGE;
+
+	(void)state;
+	assert_int_equal(npages, 2025);
+	memset(map, 0, sizeof(map));
+	set_bit(map, 0); /* bytes 0..4095: line 0, x 0..1023 */
+	set_bit(map, 2); /* bytes 8192..12287: line 1, x 128..1151 */
+	set_bit(map, 5); /* bytes 20480..24575: lines 2 and 3 */
+	assert_int_equal(fb_bitmap_to_rects(map, npages, 7680, 1920, 1080,
+					    collect, &rs), 3);
+	ASSERT_RECT(&rs, 0, 0, 0, 1024, 1);
+	ASSERT_RECT(&rs, 1, 128, 1, 1024, 1);
+	ASSERT_RECT(&rs, 2, 0, 2, 1920, 2);
+
+	memset(map, 0, sizeof(map));
+	rs.n = 0;
+	set_bit(map, 4); /* bytes 16384..20479: line 2, x 256..1279 */
+	assert_int_equal(fb_bitmap_to_rects(map, npages, 7680, 1920, 1080,
+					    collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 256, 2, 1024, 1);
+
+	memset(map, 0, sizeof(map));
+	rs.n = 0;
+	set_bit(map, 2024); /* the last page: line 1079 from x 896 */
+	assert_int_equal(fb_bitmap_to_rects(map, npages, 7680, 1920, 1080,
+					    collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 896, 1079, 1024, 1);
+}
+
+/* A stride wider than the visible line: padding bytes show nothing. */
+static void test_padded_stride(void **state)
+{
+	unsigned long map[4] = { 0 };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	/* width 100 (400 bytes), stride 8192: page 1 is padding of line 0. */
+	set_bit(map, 1);
+	assert_int_equal(fb_bitmap_to_rects(map, 100, 8192, 100, 50, collect,
+					    &rs), 0);
+	set_bit(map, 2); /* pages 1-2: end of line 0 and start of line 1 */
+	assert_int_equal(fb_bitmap_to_rects(map, 100, 8192, 100, 50, collect,
+					    &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 0, 100, 2);
+	/* page 2 alone: line 1, x 0..99 (bytes 0..4095 of it) */
+	rs.n = 0;
+	memset(map, 0, sizeof(map));
+	set_bit(map, 2);
+	assert_int_equal(fb_bitmap_to_rects(map, 100, 8192, 100, 50, collect,
+					    &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 1, 100, 1);
+}
+
+/* The last page reaches past the frame: clipped to the last line; pages
+ * wholly past the frame give nothing. */
+static void test_last_page_clipped(void **state)
+{
+	unsigned long map[2] = { 0 };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	/* 100x100: 40000 bytes, 10 pages; page 9 = bytes 36864..39999 */
+	set_bit(map, 9);
+	set_bit(map, 10); /* beyond npages: ignored */
+	assert_int_equal(fb_bitmap_to_rects(map, 10, 400, 100, 100, collect,
+					    &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 92, 100, 8);
+
+	/* The same with a bitmap covering more pages than the frame. */
+	rs.n = 0;
+	assert_int_equal(fb_bitmap_to_rects(map, 12, 400, 100, 100, collect,
+					    &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 92, 100, 8);
+	rs.n = 0;
+	memset(map, 0, sizeof(map));
+	set_bit(map, 11);
+	assert_int_equal(fb_bitmap_to_rects(map, 12, 400, 100, 100, collect,
+					    &rs), 0);
+}
+
+static void test_all_dirty(void **state)
+{
+	unsigned long map[12];
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	memset(map, 0xff, sizeof(map));
+	assert_int_equal(fb_bitmap_to_rects(map, 768, 4096, 1024, 768,
+					    collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 0, 1024, 768);
+
+	/* 800x600: 469 pages, the last one partly beyond the frame. */
+	rs.n = 0;
+	assert_int_equal(fb_bitmap_to_rects(map, 469, 3200, 800, 600, collect,
+					    &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 0, 800, 600);
+}
+
+static void test_bad_args(void **state)
+{
+	unsigned long map[1] = { ~0UL };
+	struct rects rs = { .n = 0 };
+
+	(void)state;
+	assert_int_equal(fb_bitmap_to_rects(map, 1, 0, 64, 64, collect, &rs),
+			 0);
+	assert_int_equal(fb_bitmap_to_rects(map, 1, 200, 64, 64, collect, &rs),
+			 0); /* stride shorter than a line */
+	assert_int_equal(fb_bitmap_to_rects(map, 0, 256, 64, 64, collect, &rs),
+			 0);
+	assert_int_equal(rs.n, 0);
+}
+
+static void test_parse_geometry(void **state)
+{
+	uint32_t w = 1, h = 1;
+
+	(void)state;
+	assert_true(fb_parse_geometry("1024x768", &w, &h));
+	assert_int_equal(w, 1024);
+	assert_int_equal(h, 768);
+	assert_true(fb_parse_geometry("1920X1080", &w, &h));
+	assert_int_equal(w, 1920);
+	assert_int_equal(h, 1080);
+	assert_true(fb_parse_geometry("64x64", &w, &h));
+	assert_true(fb_parse_geometry("4096x4096", &w, &h)); /* 64 MiB */
+	assert_int_equal(w, 4096);
+	assert_true(fb_parse_geometry("0640x480", &w, &h));
+	assert_int_equal(w, 640);
+
+	static const char *const bad[] = {
+		"", "x", "1024", "1024x", "x768", "1024x768x", "1024 x768",
+		" 1024x768", "1024x768 ", "+1024x768", "-1024x768",
+		"1024x-768", "63x768", "1024x63", "4097x64", "64x4097",
+		"0x0", "99999999999999999999x768", "1024*768", "1024x768\n",
+		"0x1p10x768",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		w = h = 7;
+		if (fb_parse_geometry(bad[i], &w, &h))
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_int_equal(w, 7); /* untouched on error */
+		assert_int_equal(h, 7);
+	}
+	assert_false(fb_parse_geometry(NULL, &w, &h));
+}
+
+/* fb_init and fb_collect_dirty on a VM with nothing but this slot. */
+static void test_kvm_slot(void **state)
+{
+	struct framebuffer fb;
+	struct rects rs = { .n = 0 };
+	int kvm, vm;
+
+	(void)state;
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		skip();
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		close(kvm);
+		skip();
+	}
+	assert_int_equal(fb_init(&fb, vm, 1024, 768), 0);
+	assert_int_equal(fb.stride, 4096);
+	assert_int_equal(fb.size, 3u << 20);
+	assert_int_equal(fb.npages, 768);
+	assert_int_equal(fb.gpa, FB_GPA);
+	assert_int_equal(fb.vm_fd, vm);
+	assert_non_null(fb.pixels);
+	for (size_t i = 0; i < fb.size; i += PAGE) /* zero-filled memfd */
+		assert_int_equal(fb.pixels[i], 0);
+
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	/* vsbd's own writes are not the guest's: KVM does not log them. */
+	memset(fb.pixels, 0x5a, fb.size);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	fb_destroy(&fb);
+	assert_null(fb.pixels);
+	assert_int_equal(fb.memfd, -1);
+	/* No slot left to log. */
+	assert_true(fb_collect_dirty(&fb, collect, &rs) < 0);
+
+	/* An odd size: the mapping is rounded up to whole pages. */
+	assert_int_equal(fb_init(&fb, vm, 100, 100), 0);
+	assert_int_equal(fb.size, 40960);
+	assert_int_equal(fb.npages, 10);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+	fb_destroy(&fb);
+
+	/* Bad geometry or a bad VM fd: an error, nothing left behind. */
+	assert_int_equal(fb_init(&fb, vm, 10, 10), -EINVAL);
+	assert_null(fb.bitmap);
+	assert_true(fb_init(&fb, kvm, 1024, 768) < 0); /* not a VM fd */
+	assert_null(fb.pixels);
+	assert_int_equal(fb.memfd, -1);
+	close(vm);
+	close(kvm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_single_page),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_runs),
+		cmocka_unit_test(test_page_spans_two_rows),
+		cmocka_unit_test(test_wide_stride),
+		cmocka_unit_test(test_padded_stride),
+		cmocka_unit_test(test_last_page_clipped),
+		cmocka_unit_test(test_all_dirty),
+		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_parse_geometry),
+		cmocka_unit_test(test_kvm_slot),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

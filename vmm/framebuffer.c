@@ -1,0 +1,222 @@
+/* The shadow framebuffer: a memfd in its own KVM slot with dirty logging.
+ * See framebuffer.h. */
+#include "framebuffer.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define FB_PAGE 4096u
+#define LONG_BITS (sizeof(unsigned long) * CHAR_BIT)
+
+/* Digits only: no sign, no blanks, no leading '+', nothing strtoul would
+ * quietly accept. Stops at the first non-digit. */
+static const char *parse_dim(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9') {
+		v = v * 10 + (uint32_t)(*p - '0');
+		if (v > FB_MAX_DIM)
+			return NULL;
+		p++;
+	}
+	if (p == s)
+		return NULL;
+	*out = v;
+	return p;
+}
+
+static bool geometry_ok(uint32_t w, uint32_t h)
+{
+	return w >= FB_MIN_DIM && w <= FB_MAX_DIM && h >= FB_MIN_DIM &&
+	       h <= FB_MAX_DIM && (uint64_t)w * 4 * h <= FB_MAX_SIZE;
+}
+
+bool fb_parse_geometry(const char *spec, uint32_t *w, uint32_t *h)
+{
+	uint32_t pw, ph;
+	const char *p;
+
+	if (!spec)
+		return false;
+	p = parse_dim(spec, &pw);
+	if (!p || (*p != 'x' && *p != 'X'))
+		return false;
+	p = parse_dim(p + 1, &ph);
+	if (!p || *p || !geometry_ok(pw, ph))
+		return false;
+	*w = pw;
+	*h = ph;
+	return true;
+}
+
+static int set_slot(int vm_fd, uint64_t gpa, void *host, uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = FB_SLOT,
+		.flags = size ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int fb_init(struct framebuffer *fb, int vm_fd, uint32_t width,
+	    uint32_t height)
+{
+	int ret;
+
+	memset(fb, 0, sizeof(*fb));
+	fb->memfd = fb->vm_fd = -1;
+	if (!geometry_ok(width, height))
+		return log_errno(-EINVAL, "framebuffer %ux%u out of range",
+				 width, height);
+	fb->width = width;
+	fb->height = height;
+	fb->stride = width * 4;
+	fb->gpa = FB_GPA;
+	fb->size = ((size_t)fb->stride * height + FB_PAGE - 1) &
+		   ~(size_t)(FB_PAGE - 1);
+	fb->npages = fb->size / FB_PAGE;
+
+	/* KVM_GET_DIRTY_LOG writes whole 64-bit words. */
+	size_t nlongs = (fb->npages + 63) / 64 * (64 / LONG_BITS);
+	fb->bitmap = calloc(nlongs, sizeof(unsigned long));
+	if (!fb->bitmap)
+		return log_errno(-ENOMEM, "framebuffer dirty bitmap");
+
+	fb->memfd = memfd_create("vsbd-framebuffer", MFD_CLOEXEC);
+	if (fb->memfd < 0) {
+		ret = log_errno(-errno, "memfd_create framebuffer");
+		goto fail;
+	}
+	if (ftruncate(fb->memfd, (off_t)fb->size) < 0) {
+		ret = log_errno(-errno, "cannot size the framebuffer to %zu bytes",
+				fb->size);
+		goto fail;
+	}
+	void *p = mmap(NULL, fb->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fb->memfd, 0);
+	if (p == MAP_FAILED) {
+		ret = log_errno(-errno, "cannot map the framebuffer");
+		goto fail;
+	}
+	fb->pixels = p;
+
+	ret = set_slot(vm_fd, fb->gpa, fb->pixels, fb->size);
+	if (ret) {
+		log_errno(ret, "KVM_SET_USER_MEMORY_REGION framebuffer slot %d",
+			  FB_SLOT);
+		goto fail;
+	}
+	fb->vm_fd = vm_fd;
+	return 0;
+
+fail:
+	fb_destroy(fb);
+	return ret;
+}
+
+void fb_destroy(struct framebuffer *fb)
+{
+	/* Remove the slot first so KVM never maps pages we give back. The
+	 * VM must still exist: call this before vm_destroy. A frame fb_init
+	 * never set up (pixels NULL) has no slot, whatever vm_fd says. */
+	if (fb->pixels && fb->vm_fd >= 0 &&
+	    set_slot(fb->vm_fd, fb->gpa, NULL, 0))
+		log_debug("framebuffer: cannot delete slot %d", FB_SLOT);
+	if (fb->pixels)
+		munmap(fb->pixels, fb->size);
+	if (fb->memfd >= 0)
+		close(fb->memfd);
+	free(fb->bitmap);
+	memset(fb, 0, sizeof(*fb));
+	fb->memfd = fb->vm_fd = -1;
+}
+
+int fb_collect_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
+{
+	struct kvm_dirty_log log = {
+		.slot = FB_SLOT,
+		.dirty_bitmap = fb->bitmap,
+	};
+
+	if (fb->vm_fd < 0 || !fb->bitmap)
+		return -EBADF;
+	/* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (never enabled here)
+	 * this also clears the log and write-protects the pages again. */
+	if (ioctl(fb->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return -errno;
+	return (int)fb_bitmap_to_rects(fb->bitmap, fb->npages, fb->stride,
+				       fb->width, fb->height, cb, ctx);
+}
+
+static bool test_bit(const unsigned long *map, size_t i)
+{
+	return map[i / LONG_BITS] >> (i % LONG_BITS) & 1;
+}
+
+/* Reports the bytes [a, b) of the frame (a < b, b within the frame). */
+static bool emit_run(uint64_t a, uint64_t b, uint32_t stride, uint32_t width,
+		     fb_rect_fn cb, void *ctx)
+{
+	uint32_t y0 = (uint32_t)(a / stride), y1 = (uint32_t)((b - 1) / stride);
+
+	if (y0 == y1) {
+		/* Within one line: only the pixels touched; bytes past
+		 * width * 4 are padding nobody sees. */
+		uint32_t x0 = (uint32_t)(a % stride) / 4;
+		uint32_t x1 = (uint32_t)((b - 1) % stride) / 4 + 1;
+		if (x0 >= width)
+			return false;
+		if (x1 > width)
+			x1 = width;
+		cb(ctx, x0, y0, x1 - x0, 1);
+	} else {
+		cb(ctx, 0, y0, width, y1 - y0 + 1);
+	}
+	return true;
+}
+
+size_t fb_bitmap_to_rects(const unsigned long *bitmap, size_t npages,
+			  uint32_t stride, uint32_t width, uint32_t height,
+			  fb_rect_fn cb, void *ctx)
+{
+	uint64_t frame = (uint64_t)stride * height;
+	size_t n = 0, i = 0;
+
+	if (!stride || !width || !height || width > stride / 4)
+		return 0;
+	while (i < npages) {
+		unsigned long word = bitmap[i / LONG_BITS] >> (i % LONG_BITS);
+		if (!word) { /* skip a clean word (or its rest) at once */
+			i = (i / LONG_BITS + 1) * LONG_BITS;
+			continue;
+		}
+		i += (size_t)__builtin_ctzl(word);
+		if (i >= npages)
+			break;
+		size_t start = i;
+		while (i < npages && test_bit(bitmap, i))
+			i++;
+		uint64_t a = (uint64_t)start * FB_PAGE;
+		uint64_t b = (uint64_t)i * FB_PAGE;
+		if (a >= frame) /* pages past the frame: nothing to show */
+			break;
+		if (b > frame)
+			b = frame;
+		if (emit_run(a, b, stride, width, cb, ctx))
+			n++;
+	}
+	return n;
+}
