@@ -43,6 +43,7 @@ static const struct {
 	{ 0xff09, 0x0f },        /* Tab */
 	{ 0xfe20, 0x0f },        /* ISO_Left_Tab (Shift+Tab) */
 	{ 0xff0d, 0x1c },        /* Return */
+	{ 0xff0a, 0x1c },        /* Linefeed: xdotool types "\n" as it */
 	{ 0xff13, KEY_PAUSE },   /* Pause */
 	{ 0xff14, 0x46 },        /* Scroll_Lock */
 	{ 0xff15, KEY_PRINT },   /* Sys_Req: Alt+Print */

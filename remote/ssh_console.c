@@ -311,13 +311,12 @@ static void queue_break(struct console *k, uint64_t pos)
 }
 
 /* Returns 0, or -EAGAIN if the UART had no room for the break's 0 byte
- * (then wait for the room fd, as for typed bytes). conhub_break reports
- * nothing yet, so a break into a full RX FIFO overruns it (the guest still
- * sees LSR.BI, unless it polls LSR meanwhile). */
+ * (then wait for the room fd, as for typed bytes). */
 static int send_break(struct console *k)
 {
-	conhub_break(k->hub, k);
-	return 0;
+	int ret = conhub_break(k->hub, k);
+
+	return ret == -EPERM ? 0 : ret;
 }
 
 /* libssh 0.10 hands us channel requests it does not know without their

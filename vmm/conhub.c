@@ -243,10 +243,15 @@ int conhub_room_fd(const struct conhub *h)
 	return h->room_efd;
 }
 
-void conhub_break(struct conhub *h, const void *owner)
+int conhub_break(struct conhub *h, const void *owner)
 {
 	struct uart16550 *u = writer_uart(h, owner);
 
-	if (u)
-		uart16550_break(u);
+	if (!u)
+		return -EPERM;
+	/* A query of 0 arms rx_room, so the writer is woken for the retry. */
+	if (uart16550_rx_room(u) == 0)
+		return -EAGAIN;
+	uart16550_break(u);
+	return 0;
 }

@@ -52,7 +52,9 @@ void conhub_release_writer(struct conhub *h, const void *owner);
 size_t conhub_input(struct conhub *h, const void *owner, const uint8_t *buf,
 		    size_t len);
 int conhub_room_fd(const struct conhub *h);
-/* Sends a serial break to the guest (only the writer may). */
-void conhub_break(struct conhub *h, const void *owner);
+/* Sends a serial break to the guest (only the writer may: else -EPERM).
+ * Its 0 byte needs room in the RX FIFO like any other: -EAGAIN when full,
+ * then retry when conhub_room_fd becomes readable. Returns 0 when sent. */
+int conhub_break(struct conhub *h, const void *owner);
 
 #endif

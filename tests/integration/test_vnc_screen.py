@@ -62,6 +62,11 @@ def keys_from_a_vnc_viewer_reach_screen_and_console():
             # A second viewer at the same time sees what the keys drew.
             assert vnctest.wait_for_text(t.port, text_at("Hello VNC 42!", 0, 2)), \
                 "typed text not on the screen"
+            # Enter starts the next row (xdotool types "\n" as Linefeed).
+            v.type("\nnext line")
+            con.read_until(b"\r\nnext line", timeout=30)
+            assert vnctest.wait_for_text(t.port, text_at("next line", 0, 3)), \
+                "Enter did not start a new row"
             # A full-screen redraw ('#' fills the frame red) reaches viewers.
             v.type("#")
             con.read_until(b"fbecho: fill 1")

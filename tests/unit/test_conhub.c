@@ -157,6 +157,12 @@ static void test_single_writer_and_backpressure(void **state)
 	assert_true(readable(conhub_room_fd(h)));
 	assert_int_equal(conhub_input(h, &a, text + n, sizeof(text) - n), 1);
 
+	/* A break's 0 byte needs room too, and only the writer may send. */
+	assert_int_equal(conhub_break(h, &b), -EPERM);
+	assert_int_equal(conhub_break(h, &a), -EAGAIN);
+	uart16550_io(u, RBR, &v, 1, false);
+	assert_int_equal(conhub_break(h, &a), 0);
+
 	conhub_release_writer(h, &b); /* not the writer: no effect */
 	assert_int_equal(conhub_claim_writer(h, &b), -EBUSY);
 	conhub_release_writer(h, &a);
