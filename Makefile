@@ -76,7 +76,7 @@ FUZZ_B := build-fuzz
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c $(wildcard boot/*.c devices/*.c)
+FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
@@ -94,7 +94,7 @@ $(FUZZ_B)/libvsb-fuzz.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libvsb-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -o $@
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 ifneq ($(filter fuzz,$(MAKECMDGOALS)),)

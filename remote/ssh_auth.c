@@ -96,11 +96,17 @@ enum ssh_ak_line ssh_ak_parse_line(const char *line, ssh_key *key)
 		ssh_key_free(k);
 		return SSH_AK_BAD;
 	}
-	/* The blob names its own type; it must be the one the line says. */
-	if (ssh_key_type(k) != t || !ssh_key_is_public(k)) {
+	/* The blob names its own type; it must be the one the line says.
+	 * libssh also accepts some malformed blobs (a DSA key of zeros, found
+	 * by fuzz_ssh_authkeys) as keys it cannot even write back: a key
+	 * that does not survive a round trip is not a key. */
+	char *again = NULL;
+	if (ssh_key_type(k) != t || !ssh_key_is_public(k) ||
+	    ssh_pki_export_pubkey_base64(k, &again) != SSH_OK) {
 		ssh_key_free(k);
 		return SSH_AK_BAD;
 	}
+	ssh_string_free_char(again);
 	*key = k;
 	return SSH_AK_KEY;
 }

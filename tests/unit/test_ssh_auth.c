@@ -128,6 +128,11 @@ static void test_parse_garbage(void **state)
 	assert_int_equal(parse("ssh-ed25519", NULL), SSH_AK_BAD);
 	assert_int_equal(parse("ssh-ed25519   ", NULL), SSH_AK_BAD);
 	assert_int_equal(parse("ssh-ed25519 not-base64!!", NULL), SSH_AK_BAD);
+	/* A blob of zeros libssh imports as a DSA key it cannot export
+	 * (found by fuzz_ssh_authkeys). */
+	assert_int_equal(parse("ssh-dss AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+			       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA s", NULL),
+			 SSH_AK_BAD);
 	/* Truncated base64. */
 	snprintf(line, sizeof(line), "ssh-ed25519 %.30s", k->a_b64);
 	assert_int_equal(parse(line, NULL), SSH_AK_BAD);
