@@ -55,9 +55,10 @@ $(LIB): $(LIB_OBJS)
 $(B)/vsbd: $(B)/obj/vmm/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The administrator's tool needs only libssh (to check public keys).
-$(B)/vsbadm: $(B)/obj/tools/vsbadm.o
-	$(CC) $(LDFLAGS) $^ -lssh -o $@
+# The administrator's tool: VM names as vsbd checks them, libssh to check
+# public keys.
+$(B)/vsbadm: $(B)/obj/tools/vsbadm.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -2,7 +2,6 @@
  * directory DIR/NAME holding vm.conf (read by "vsbd run --config") and the
  * tenant's authorized_keys; vsbadm creates, lists, shows and removes them
  * and adds tenant keys, checking each is a real public key. */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 32
+#include "../vmm/vmconf.h"
+
 #define KEY_LINE_MAX 16384
 
 static const char *vm_dir_root;
@@ -54,17 +54,6 @@ static int fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	return true;
 }
 
 static char *vm_path(const char *name, const char *file)
@@ -184,9 +173,9 @@ static int cmd_create(int argc, char **argv)
 		return 2;
 	}
 	const char *name = argv[1];
-	if (!valid_name(name))
+	if (!vmconf_valid_name(name))
 		return fail("bad VM name '%s': 1 to %d letters, digits, '.', "
-			    "'_' or '-'", name, NAME_MAX_LEN);
+			    "'_' or '-'", name, VM_NAME_MAX);
 	n += (size_t)snprintf(conf, sizeof(conf), "# vsbd VM definition "
 			      "(vsbd --help lists the keys)\nname = %s\n",
 			      name);
@@ -287,7 +276,7 @@ static int cat_file(const char *path, const char *indent)
 
 static int cmd_show(const char *name)
 {
-	if (!valid_name(name) || !vm_exists(name))
+	if (!vmconf_valid_name(name) || !vm_exists(name))
 		return fail("no VM named '%s' in %s", name, vm_dir_root);
 	char *p = vm_path(name, "vm.conf");
 	printf("%s:\n", p);
@@ -309,7 +298,7 @@ static int cmd_list(void)
 		return errno == ENOENT ? 0 : fail("%s: %s", vm_dir_root,
 						  strerror(errno));
 	while ((de = readdir(d)))
-		if (valid_name(de->d_name) && vm_exists(de->d_name))
+		if (vmconf_valid_name(de->d_name) && vm_exists(de->d_name))
 			printf("%s\n", de->d_name);
 	closedir(d);
 	return 0;
@@ -317,7 +306,7 @@ static int cmd_list(void)
 
 static int cmd_remove(const char *name)
 {
-	if (!valid_name(name) || !vm_exists(name))
+	if (!vmconf_valid_name(name) || !vm_exists(name))
 		return fail("no VM named '%s' in %s", name, vm_dir_root);
 	static const char *const files[] = { "vm.conf", "authorized_keys" };
 	for (size_t i = 0; i < 2; i++) {
@@ -338,7 +327,7 @@ static int cmd_remove(const char *name)
 static int cmd_start(const char *self, const char *name, int argc,
 		     char **argv)
 {
-	if (!valid_name(name) || !vm_exists(name))
+	if (!vmconf_valid_name(name) || !vm_exists(name))
 		return fail("no VM named '%s' in %s", name, vm_dir_root);
 	char **args = calloc((size_t)argc + 5, sizeof(char *));
 	char *conf = vm_path(name, "vm.conf");
@@ -401,7 +390,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "remove") && left == 2)
 		return cmd_remove(argv[i + 1]);
 	if (!strcmp(cmd, "add-key") && left == 3) {
-		if (!valid_name(argv[i + 1]) || !vm_exists(argv[i + 1]))
+		if (!vmconf_valid_name(argv[i + 1]) || !vm_exists(argv[i + 1]))
 			return fail("no VM named '%s' in %s", argv[i + 1],
 				    vm_dir_root);
 		return append_key(argv[i + 1], argv[i + 2]);

@@ -109,18 +109,6 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > VM_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	return true;
-}
-
 enum {
 	OPT_ALLOW_PVM = 0x100, OPT_SSH, OPT_AUTH_KEYS, OPT_HOST_KEYS, OPT_FB,
 	OPT_VNC_LISTEN,
@@ -165,7 +153,7 @@ static int apply(struct run_opts *o, int c, const char *arg)
 	case 'f':
 		return 0; /* read before parsing (merge_config) */
 	case 'n':
-		if (!valid_name(arg))
+		if (!vmconf_valid_name(arg))
 			return usage_error("bad --name '%s': 1 to 32 letters, "
 					   "digits, '.', '_' or '-', not "
 					   "starting with '.' or '-'", arg);

@@ -12,7 +12,6 @@
 #include "vm.h"
 #include "vmconf.h"
 
-#define VM_NAME_MAX 32
 #define DEFAULT_VM_NAME "vm"
 
 struct run_opts {

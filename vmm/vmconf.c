@@ -206,6 +206,18 @@ int vmconf_load(const char *path, struct vmconf *out)
 	return ret;
 }
 
+bool vmconf_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > VM_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
 void vmconf_free(struct vmconf *c)
 {
 	for (size_t i = 0; i < c->nargs; i++)

@@ -8,7 +8,12 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #define VMCONF_MAX_BYTES (64 * 1024)
+/* A VM name is the SSH user name and a directory name: 1 to 32 letters,
+ * digits, '.', '_' or '-', not starting with '.' or '-'. */
+#define VM_NAME_MAX 32
 #define VMCONF_MAX_ENTRIES 64
 
 struct vmconf {
@@ -24,5 +29,7 @@ int vmconf_parse(const char *text, size_t len, const char *dir,
 /* Reads and parses a file; errors are logged with the file name. */
 int vmconf_load(const char *path, struct vmconf *out);
 void vmconf_free(struct vmconf *c);
+
+bool vmconf_valid_name(const char *name);
 
 #endif

@@ -117,6 +117,21 @@ static void test_empty_append_and_load(void **state)
 	assert_int_equal(vmconf_load(path, &c), -ENOENT);
 }
 
+static void test_vm_names(void **state)
+{
+	(void)state;
+	assert_true(vmconf_valid_name("web1"));
+	assert_true(vmconf_valid_name("a.b_c-d"));
+	assert_true(vmconf_valid_name("01234567890123456789012345678901"));
+	assert_false(vmconf_valid_name("012345678901234567890123456789012"));
+	assert_false(vmconf_valid_name(""));
+	assert_false(vmconf_valid_name(".hidden"));
+	assert_false(vmconf_valid_name("-opt"));
+	assert_false(vmconf_valid_name("../evil"));
+	assert_false(vmconf_valid_name("a b"));
+	assert_false(vmconf_valid_name("caf\xc3\xa9"));
+}
+
 int main(void)
 {
 	log_init("test", LOG_ERROR);
@@ -124,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_append_and_load),
+		cmocka_unit_test(test_vm_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
