@@ -180,6 +180,9 @@ static int cmd_run(int argc, char **argv)
 	};
 	if (o.ssh_listen && !(ssh = start_ssh(&o, &svm)))
 		goto out;
+	if (!con && !ssh)
+		log_warn("no local console and no --ssh: nobody can reach "
+			 "the serial console of VM %s", o.name);
 	if (con && !console_wait_client(con, sfd)) {
 		code = VM_STOP_SIGNAL + SIGINT;
 		goto out;
