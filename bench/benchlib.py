@@ -8,6 +8,7 @@ import math
 import os
 import select
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -50,7 +51,11 @@ def need_tools(*tools):
 
 
 def run_main(main):
-    """Runs main(); a BenchError becomes a message and exit status 1."""
+    """Runs main(); a BenchError becomes a message and exit status 1.
+    SIGTERM and ^C unwind the with-blocks, so no VMM outlives us."""
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, terminated)
     try:
         main()
     except BenchError as e:
@@ -196,6 +201,12 @@ class Stream:
         i = self.buf.index(needle) + len(needle)
         out, self.buf = self.buf[:i], self.buf[i:]
         return out
+
+    def discard(self):
+        """Reads and drops what has arrived, without waiting."""
+        while select.select([self.rfd], [], [], 0)[0]:
+            if not os.read(self.rfd, 1 << 20):
+                raise BenchError("console closed")
 
     def drain(self, quiet=0.3, timeout=10):
         """Reads and drops output until none has come for `quiet` s."""

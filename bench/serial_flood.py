@@ -12,29 +12,15 @@ vsbd/QEMU ratio."""
 import argparse
 import os
 import re
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def connect(path, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"VMM exited early with {proc.returncode}")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            return s
-        except OSError:
-            s.close()
-            time.sleep(0.01)
-    sys.exit(f"no console socket at {path}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import BUILD, QEMU, BenchError, connect_unix, run_main  # noqa: E402
 
 
 def measure(cmd, sock_path, n):
@@ -44,7 +30,7 @@ def measure(cmd, sock_path, n):
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        s = connect(sock_path, proc)
+        s = connect_unix(sock_path, proc)
         got = 0
         first = last = None
         while True:
@@ -59,7 +45,7 @@ def measure(cmd, sock_path, n):
         s.close()
         err = proc.communicate(timeout=60)[1].decode(errors="replace")
         if last is None:
-            sys.exit(f"only {got} of {n} bytes from {cmd[0]}: {err}")
+            raise BenchError(f"only {got} of {n} bytes from {cmd[0]}: {err}")
         return last - first, err
     finally:
         if proc.poll() is None:
@@ -76,7 +62,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bytes", type=int, default=300000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--build", default=BUILD)
     a = ap.parse_args()
 
     flood = os.path.join(a.build, "guests", "flood.elf")
@@ -89,15 +75,17 @@ def main():
     vmms = {
         "vsbd": [vsbd, "run", "-v", "--console", "unix:" + sock, "-a", total,
                  flood],
-        "qemu": ["qemu-system-x86_64", "-accel", "kvm", "-M", "pc", "-m",
-                 "256", "-display", "none", "-monitor", "none", "-nodefaults",
-                 "-chardev", f"socket,id=c0,path={sock},server=on,wait=on",
-                 "-serial", "chardev:c0", "-kernel", flood, "-append", total],
+        "qemu": QEMU + [
+            "-chardev", f"socket,id=c0,path={sock},server=on,wait=on",
+            "-serial", "chardev:c0", "-kernel", flood, "-append", total],
     }
     results = {}
-    for run in range(a.runs):
-        for name, cmd in vmms.items():
-            results.setdefault(name, []).append(measure(cmd, sock, a.bytes))
+    try:
+        for run in range(a.runs):
+            for name, cmd in vmms.items():
+                results.setdefault(name, []).append(measure(cmd, sock, a.bytes))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"serial flood: {a.bytes} bytes to a UNIX socket console, "
           f"{a.runs} run(s) each, median shown")
     rate = {}
@@ -117,4 +105,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -58,6 +58,7 @@ struct vnc_server {
 	rfbScreenInfoPtr screen;
 	char *name;
 	int poll_ms;
+	uint64_t fast_until; /* now_ms() before which the log is read fast */
 	int listen_fd; /* our loopback listener, or -1 */
 	int port;
 	int wake_fd;   /* eventfd: a viewer was queued, or stop */
@@ -122,6 +123,18 @@ static void send_key(struct vnc_server *s, unsigned key, bool down)
 		i8042_kbd_input(s->kbd, buf, n);
 }
 
+/* A guest usually draws what a key or a click does within a few ms: read
+ * the dirty log every VNC_FAST_POLL_MS for a while after viewer input, so
+ * the echo goes out at once instead of up to poll_ms later. Idle screens
+ * keep the slow poll. */
+#define VNC_FAST_POLL_MS 2
+#define VNC_FAST_WINDOW_MS 100
+
+static void input_seen(struct vnc_server *s)
+{
+	s->fast_until = now_ms() + VNC_FAST_WINDOW_MS;
+}
+
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 {
 	struct viewer *v = cl->clientData;
@@ -136,6 +149,7 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 	else
 		v->held[key / LONG_BITS] &= ~bit;
 	send_key(v->s, key, down);
+	input_seen(v->s);
 }
 
 /* One standard 3-byte PS/2 packet: buttons and 9-bit relative motion, y up. */
@@ -174,6 +188,7 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 		return;
 	v->buttons = buttons;
 	send_motion(v->s, buttons, dx, dy);
+	input_seen(v->s);
 }
 
 /* ---- viewers ---- */
@@ -534,10 +549,14 @@ static void *server_thread(void *arg)
 		 * marks goes out at once, below. */
 		if (watching && !s->no_dirty_log) {
 			uint64_t now = now_ms();
+			int every = now < s->fast_until ? VNC_FAST_POLL_MS
+							 : s->poll_ms;
 			int left;
+			if (next_poll > now + (uint64_t)every)
+				next_poll = now + (uint64_t)every;
 			if (now >= next_poll) {
-				left = collect_dirty(s) > 0 ? 0 : s->poll_ms;
-				next_poll = now + (uint64_t)s->poll_ms;
+				left = collect_dirty(s) > 0 ? 0 : every;
+				next_poll = now + (uint64_t)every;
 			} else {
 				left = (int)(next_poll - now);
 			}
