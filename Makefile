@@ -23,7 +23,7 @@ LDLIBS := $(shell pkg-config --libs libssh libvncserver 2>/dev/null || echo -lss
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
-LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c)
+LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c vmi/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB := $(B)/libvsb.a
@@ -45,7 +45,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Unit tests include the headers of the module they test by bare name.
-$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices -Iremote
+$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices -Iremote -Ivmi
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -77,7 +77,7 @@ FUZZ_B := build-fuzz
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c)
+FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c)
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)

@@ -1,0 +1,162 @@
+/* Backend: guest RAM in a file or memfd, mapped read-only and shared, so
+ * reads see the running guest's current memory without copying it. The
+ * map is checked against the file's size when opened; if someone shrinks
+ * the file later, reads past its new end fault (SIGBUS) as with any
+ * mapping: QEMU and vsbd never shrink guest RAM. */
+#include "mem_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi_err.h"
+#include "vmi_rmap.h"
+
+struct mem_file {
+	struct vmi_mem mem;
+	struct vmi_rmap map;
+	uint8_t *base;     /* mapping of file offsets [map_off, map_off+map_len) */
+	uint64_t map_off;
+	size_t map_len;
+};
+
+static struct mem_file *to_mf(struct vmi_mem *m)
+{
+	return (struct mem_file *)m;
+}
+
+static ssize_t mf_read(struct vmi_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	struct mem_file *mf = to_mf(m);
+	const struct vmi_seg *s = vmi_rmap_find(&mf->map, pa);
+	uint64_t in, n;
+
+	if (!s)
+		return -EFAULT;
+	in = pa - s->pa;
+	n = s->len - in;
+	if (n > len)
+		n = len;
+	memcpy(buf, mf->base + (s->off - mf->map_off) + in, n);
+	return n;
+}
+
+static int mf_next(struct vmi_mem *m, uint64_t pa, struct vmi_range *r)
+{
+	return vmi_rmap_next(&to_mf(m)->map, pa, r);
+}
+
+static void mf_close(struct vmi_mem *m)
+{
+	struct mem_file *mf = to_mf(m);
+
+	munmap(mf->base, mf->map_len);
+	vmi_rmap_free(&mf->map);
+	free(mf);
+}
+
+static const struct vmi_mem_ops mem_file_ops = {
+	.name = "file",
+	.read = mf_read,
+	.next_range = mf_next,
+	.close = mf_close,
+};
+
+int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
+			 struct vmi_mem **out, char *err, size_t errlen)
+{
+	struct mem_file *mf;
+	struct vmi_seg *segs;
+	struct stat st;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	int ret;
+
+	*out = NULL;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		return vmi_err(err, errlen, ret, "cannot stat guest RAM "
+			       "file: %s", strerror(-ret));
+	}
+	if (n == 0 || n > 4096)
+		return vmi_err(err, errlen, -EINVAL, "%u RAM regions", n);
+	segs = calloc(n, sizeof(*segs));
+	if (!segs)
+		return vmi_err(err, errlen, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		if (r[i].len > (uint64_t)st.st_size ||
+		    r[i].off > (uint64_t)st.st_size - r[i].len) {
+			ret = vmi_err(err, errlen, -EINVAL,
+				      "region %u: file bytes 0x%" PRIx64
+				      "+0x%" PRIx64 " beyond the file's end "
+				      "(0x%" PRIx64 ")", i, r[i].off,
+				      r[i].len, (uint64_t)st.st_size);
+			free(segs);
+			return ret;
+		}
+		segs[i] = (struct vmi_seg){ .pa = r[i].gpa, .len = r[i].len,
+					    .off = r[i].off,
+					    .flen = r[i].len };
+		if (r[i].off < lo)
+			lo = r[i].off;
+		if (r[i].off + r[i].len > hi)
+			hi = r[i].off + r[i].len;
+	}
+	mf = calloc(1, sizeof(*mf));
+	if (!mf) {
+		free(segs);
+		return vmi_err(err, errlen, -ENOMEM, "out of memory");
+	}
+	mf->mem.ops = &mem_file_ops;
+	ret = vmi_rmap_init(&mf->map, segs, n, err, errlen);
+	free(segs);
+	if (ret < 0) {
+		free(mf);
+		return ret;
+	}
+	/* One mapping over every region: guest RAM is one block anyway. */
+	mf->map_off = lo & ~((uint64_t)page - 1);
+	if (hi - mf->map_off > SIZE_MAX) {
+		ret = vmi_err(err, errlen, -EFBIG, "guest RAM too large "
+			      "to map");
+		goto fail;
+	}
+	mf->map_len = hi - mf->map_off;
+	mf->base = mmap(NULL, mf->map_len, PROT_READ, MAP_SHARED, fd,
+			mf->map_off);
+	if (mf->base == MAP_FAILED) {
+		ret = -errno;
+		vmi_err(err, errlen, ret, "cannot map guest RAM: %s",
+			strerror(-ret));
+		goto fail;
+	}
+	*out = &mf->mem;
+	return 0;
+fail:
+	vmi_rmap_free(&mf->map);
+	free(mf);
+	return ret;
+}
+
+int vmi_mem_file_open(const char *path, const struct vmi_region *r,
+		      unsigned n, struct vmi_mem **out, char *err,
+		      size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	*out = NULL;
+	if (fd < 0) {
+		ret = -errno;
+		return vmi_err(err, errlen, ret, "%s: %s", path,
+			       strerror(-ret));
+	}
+	ret = vmi_mem_file_open_fd(fd, r, n, out, err, errlen);
+	close(fd);
+	return ret;
+}
