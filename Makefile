@@ -20,6 +20,8 @@ CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -pthread -MMD -MP $(SAN) $(
 LDFLAGS := -pthread $(SAN)
 # libssh (tenant SSH server) and libvncserver (VNC server): remote/
 LDLIBS := $(shell pkg-config --libs libssh libvncserver 2>/dev/null || echo -lssh -lvncserver)
+# libbpf (vmi/linux_btf.c: struct layouts from the guest kernel's BTF)
+LDLIBS += -lbpf -lelf -lz
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
@@ -95,7 +97,7 @@ $(FUZZ_B)/libvsb-fuzz.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libvsb-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -lbpf -lelf -lz -o $@
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
