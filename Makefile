@@ -22,6 +22,8 @@ LDFLAGS := -pthread $(SAN)
 LDLIBS := $(shell pkg-config --libs libssh libvncserver 2>/dev/null || echo -lssh -lvncserver)
 # libbpf (vmi/linux_btf.c: struct layouts from the guest kernel's BTF)
 LDLIBS += -lbpf -lelf -lz
+# jansson (vmi/qmp.c: QEMU's QMP monitor speaks JSON)
+LDLIBS += -ljansson
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
@@ -33,13 +35,17 @@ LIB := $(B)/libvsb.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-PROGS := $(B)/vsbd $(B)/vsbadm
+PROGS := $(B)/vsbd $(B)/vsbadm $(B)/vmi
 
 GUEST_OUT := $(B)/guests
 include guests/guests.mk
 
+# Programs for the Linux test guests (guests/linux/): static, since the
+# guests' busybox initramfs has no C library; never sanitized.
+LINUX_GUEST_BINS := $(B)/guests/linux/vmitarget
+
 .PHONY: all clean check asan guests
-all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS)
+all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS) $(LINUX_GUEST_BINS)
 guests: $(GUEST_ELFS)
 
 $(B)/obj/%.o: %.c
@@ -60,6 +66,14 @@ $(B)/vsbd: $(B)/obj/vmm/main.o $(LIB)
 # The administrator's tool: VM names as vsbd checks them, libssh to check
 # public keys.
 $(B)/vsbadm: $(B)/obj/tools/vsbadm.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/guests/linux/%: guests/linux/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -D_GNU_SOURCE -static -o $@ $<
+
+# The introspection CLI (vmi/README.md).
+$(B)/vmi: $(B)/obj/tools/vmi.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
@@ -97,7 +111,7 @@ $(FUZZ_B)/libvsb-fuzz.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libvsb-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -lbpf -lelf -lz -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -lbpf -lelf -lz -ljansson -o $@
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 ifneq ($(filter fuzz,$(MAKECMDGOALS)),)

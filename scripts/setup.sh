@@ -21,8 +21,9 @@ packages=(
   clang libclang-rt-14-dev
   # remote access: the SSH and VNC servers inside vsbd
   libssh-dev libvncserver-dev
-  # vmi/: libbpf reads the guest kernel's BTF (struct layouts)
-  libbpf-dev libelf-dev
+  # vmi/: libbpf reads the guest kernel's BTF (struct layouts); jansson
+  # speaks JSON to QEMU's QMP; a static libc for the test guest's program
+  libbpf-dev libelf-dev libjansson-dev libc6-dev
   # real clients in the tests: ssh, a VNC viewer under Xvfb driven by
   # xdotool, vncsnapshot; kbd's console fonts for the framebuffer guest
   openssh-client tigervnc-viewer xvfb xdotool x11-apps vncsnapshot kbd

@@ -1,4 +1,5 @@
-/* Backend: guest RAM in a file or memfd, mapped read-only and shared, so
+/* Backend: guest RAM in a file or memfd, mapped shared (read-only unless
+ * the caller asks to write), so
  * reads see the running guest's current memory without copying it. The
  * map is checked against the file's size when opened; if someone shrinks
  * the file later, reads past its new end fault (SIGBUS) as with any
@@ -46,6 +47,23 @@ static ssize_t mf_read(struct vmi_mem *m, uint64_t pa, void *buf, size_t len)
 	return n;
 }
 
+static ssize_t mf_write(struct vmi_mem *m, uint64_t pa, const void *buf,
+			size_t len)
+{
+	struct mem_file *mf = to_mf(m);
+	const struct vmi_seg *s = vmi_rmap_find(&mf->map, pa);
+	uint64_t in, n;
+
+	if (!s)
+		return -EFAULT;
+	in = pa - s->pa;
+	n = s->len - in;
+	if (n > len)
+		n = len;
+	memcpy(mf->base + (s->off - mf->map_off) + in, buf, n);
+	return n;
+}
+
 static int mf_next(struct vmi_mem *m, uint64_t pa, struct vmi_range *r)
 {
 	return vmi_rmap_next(&to_mf(m)->map, pa, r);
@@ -67,8 +85,23 @@ static const struct vmi_mem_ops mem_file_ops = {
 	.close = mf_close,
 };
 
+static const struct vmi_mem_ops mem_file_rw_ops = {
+	.name = "file",
+	.read = mf_read,
+	.write = mf_write,
+	.next_range = mf_next,
+	.close = mf_close,
+};
+
 int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
 			 struct vmi_mem **out, char *err, size_t errlen)
+{
+	return vmi_mem_file_open_fd_rw(fd, r, n, false, out, err, errlen);
+}
+
+int vmi_mem_file_open_fd_rw(int fd, const struct vmi_region *r, unsigned n,
+			    bool writable, struct vmi_mem **out, char *err,
+			    size_t errlen)
 {
 	struct mem_file *mf;
 	struct vmi_seg *segs;
@@ -112,7 +145,7 @@ int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
 		free(segs);
 		return vmi_err(err, errlen, -ENOMEM, "out of memory");
 	}
-	mf->mem.ops = &mem_file_ops;
+	mf->mem.ops = writable ? &mem_file_rw_ops : &mem_file_ops;
 	ret = vmi_rmap_init(&mf->map, segs, n, err, errlen);
 	free(segs);
 	if (ret < 0) {
@@ -127,8 +160,8 @@ int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
 		goto fail;
 	}
 	mf->map_len = hi - mf->map_off;
-	mf->base = mmap(NULL, mf->map_len, PROT_READ, MAP_SHARED, fd,
-			mf->map_off);
+	int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+	mf->base = mmap(NULL, mf->map_len, prot, MAP_SHARED, fd, mf->map_off);
 	if (mf->base == MAP_FAILED) {
 		ret = -errno;
 		vmi_err(err, errlen, ret, "cannot map guest RAM: %s",
@@ -147,7 +180,14 @@ int vmi_mem_file_open(const char *path, const struct vmi_region *r,
 		      unsigned n, struct vmi_mem **out, char *err,
 		      size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return vmi_mem_file_open_rw(path, r, n, false, out, err, errlen);
+}
+
+int vmi_mem_file_open_rw(const char *path, const struct vmi_region *r,
+			 unsigned n, bool writable, struct vmi_mem **out,
+			 char *err, size_t errlen)
+{
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	int ret;
 
 	*out = NULL;
@@ -156,7 +196,7 @@ int vmi_mem_file_open(const char *path, const struct vmi_region *r,
 		return vmi_err(err, errlen, ret, "%s: %s", path,
 			       strerror(-ret));
 	}
-	ret = vmi_mem_file_open_fd(fd, r, n, out, err, errlen);
+	ret = vmi_mem_file_open_fd_rw(fd, r, n, writable, out, err, errlen);
 	close(fd);
 	return ret;
 }

@@ -5,6 +5,7 @@
 #ifndef VSB_VMI_MEM_FILE_H
 #define VSB_VMI_MEM_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,13 @@ int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
 int vmi_mem_file_open(const char *path, const struct vmi_region *r,
 		      unsigned n, struct vmi_mem **out, char *err,
 		      size_t errlen);
+/* The same, mapped writable too when asked (fd or path opened O_RDWR):
+ * vmi_write_pa then changes the guest's memory. */
+int vmi_mem_file_open_fd_rw(int fd, const struct vmi_region *r, unsigned n,
+			    bool writable, struct vmi_mem **out, char *err,
+			    size_t errlen);
+int vmi_mem_file_open_rw(const char *path, const struct vmi_region *r,
+			 unsigned n, bool writable, struct vmi_mem **out,
+			 char *err, size_t errlen);
 
 #endif

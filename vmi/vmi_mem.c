@@ -118,6 +118,21 @@ int vmi_mem_get_regs(struct vmi_mem *m, unsigned vcpu, struct vmi_regs *r)
 	return m->ops->get_regs(m, vcpu, r);
 }
 
+int vmi_mem_pause(struct vmi_mem *m)
+{
+	return m->ops->pause ? m->ops->pause(m) : -ENOSYS;
+}
+
+int vmi_mem_resume(struct vmi_mem *m)
+{
+	return m->ops->resume ? m->ops->resume(m) : -ENOSYS;
+}
+
+int vmi_mem_is_live(const struct vmi_mem *m)
+{
+	return m->ops->pause != NULL;
+}
+
 const char *vmi_mem_name(const struct vmi_mem *m)
 {
 	return m->ops->name;

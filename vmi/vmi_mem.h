@@ -38,6 +38,10 @@ struct vmi_mem_ops {
 	/* Optional: vCPUs whose registers the backend knows. */
 	unsigned (*nr_vcpus)(struct vmi_mem *m);
 	int (*get_regs)(struct vmi_mem *m, unsigned vcpu, struct vmi_regs *r);
+	/* Optional, live guests only: stop every vCPU / let them run again.
+	 * 0 or -errno. Absent: the memory never changes (a core). */
+	int (*pause)(struct vmi_mem *m);
+	int (*resume)(struct vmi_mem *m);
 	void (*close)(struct vmi_mem *m);
 };
 
@@ -68,6 +72,12 @@ uint64_t vmi_mem_max_pa(struct vmi_mem *m);
 unsigned vmi_mem_nr_vcpus(struct vmi_mem *m);
 /* 0, -ENOSYS without registers, -EINVAL for a vCPU out of range. */
 int vmi_mem_get_regs(struct vmi_mem *m, unsigned vcpu, struct vmi_regs *r);
+/* -ENOSYS for backends whose guest never runs (cores, plain files). */
+int vmi_mem_pause(struct vmi_mem *m);
+int vmi_mem_resume(struct vmi_mem *m);
+/* Whether the guest may run (the backend can pause it): translations
+ * must then be invalidated after every resume or unpaused read. */
+int vmi_mem_is_live(const struct vmi_mem *m);
 const char *vmi_mem_name(const struct vmi_mem *m);
 void vmi_mem_close(struct vmi_mem *m);
 
