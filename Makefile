@@ -45,7 +45,10 @@ include guests/guests.mk
 LINUX_GUEST_BINS := $(B)/guests/linux/vmitarget
 
 .PHONY: all clean check asan guests
-all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS) $(LINUX_GUEST_BINS)
+BENCH_BINS := $(B)/bench/vmi_bench
+# Keep their objects (make would delete them as intermediates).
+.SECONDARY: $(BENCH_BINS:$(B)/bench/%=$(B)/obj/bench/%.o)
+all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS) $(LINUX_GUEST_BINS) $(BENCH_BINS)
 guests: $(GUEST_ELFS)
 
 $(B)/obj/%.o: %.c
@@ -74,6 +77,11 @@ $(B)/guests/linux/%: guests/linux/%.c
 
 # The introspection CLI (vmi/README.md).
 $(B)/vmi: $(B)/obj/tools/vmi.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Benchmarks written in C (bench/README.md).
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)

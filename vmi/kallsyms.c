@@ -21,10 +21,9 @@
 #define KS_MAX_MARKERS (KS_MAX_SYMS / 256)
 /* Longest token string accepted (Debian 6.1: 19 bytes). */
 #define KS_MAX_TOKEN  128
-/* Longest decoded name, type letter included (6.1: KSYM_NAME_LEN 512). */
+/* Longest name, type letter included, decoded or in tokens (6.1:
+ * KSYM_NAME_LEN 512; each token stands for at least one character). */
 #define KS_MAX_NAME   1024
-/* 6.1 writes name lengths as one or two ULEB128 bytes. */
-#define KS_MAX_ENCODED 0x3fff
 /* All names together (Debian 6.1: about 4 MiB). */
 #define KS_MAX_POOL   (64u << 20)
 /* Steps (candidate positions, names walked) one token table may cost:
@@ -183,7 +182,7 @@ static int name_len(const struct ks_ctx *c, bool two_byte, size_t *pos,
 			if (b1 & 0x80)
 				return -1; /* three ULEB128 bytes: never */
 			*len = (b0 & 0x7fu) | (uint32_t)b1 << 7;
-			return *len ? 0 : -1;
+			return *len && *len <= KS_MAX_NAME ? 0 : -1;
 		}
 	}
 	*len = b0;
@@ -219,20 +218,22 @@ static bool names_fit(struct ks_ctx *c, size_t ns, uint32_t n, bool two_byte,
 /* Looks for names and num_syms (n in [nmin, nmax]) before the c->m
  * markers at c->markers: num_syms is an 8-aligned u32 (then 4 bytes of
  * padding) right before names, and the names must walk to the markers.
- * The last marker says where the last group of names begins. */
+ * The last marker says where the last group of names begins; each name
+ * takes 2 to KS_MAX_NAME + 2 bytes. */
 static bool find_names(struct ks_ctx *c, uint32_t nmin, uint32_t nmax)
 {
 	uint32_t last = get32(c->b + c->markers + 4 * (c->m - 1));
-	size_t top, bottom, span;
+	size_t group = 256 * (size_t)(c->m - 1), top, bottom, min, max;
 
+	min = last + 2 * (size_t)(nmin - group);
+	if (min < 2 * (size_t)nmin)
+		min = 2 * (size_t)nmin;
+	max = last + (size_t)(nmax - group) * (KS_MAX_NAME + 2) + 7;
 	/* num_syms and its padding come first. */
-	if (c->markers < 16 || last > c->markers - 16)
+	if (c->markers < 16 || min > c->markers - 16)
 		return false;
-	/* The last group: at least one name of 2 bytes, at most 256 of the
-	 * longest. */
-	top = c->markers - last - 2;
-	span = 256 * (size_t)(KS_MAX_ENCODED + 2);
-	bottom = c->markers - last > span + 16 ? c->markers - last - span : 16;
+	top = c->markers - min;
+	bottom = c->markers - 16 > max ? c->markers - max : 16;
 	top -= (top - c->tok) % 8; /* 8-aligned with the table, down */
 	/* bottom >= 16: ns - 8 never wraps. */
 	for (size_t ns = top; ns >= bottom; ns -= 8) {

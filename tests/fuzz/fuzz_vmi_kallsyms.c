@@ -3,8 +3,8 @@
  * never crashes, loops or leaks; a refusal is -ENOENT or -EINVAL with a
  * message and no handle; on success the tables lie within the input in
  * their order, every symbol is found again by its name (the first of that
- * name, at the same address when it is itself the first) and by its
- * address (offset 0), and nothing below the lowest address symbolizes. */
+ * name in table order) and by its address (offset 0), and nothing below
+ * the lowest address symbolizes. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!s || off)
 			__builtin_trap();
 		/* The first of this name in table order is what lookup
-		 * gives. */
-		for (size_t j = 0; n <= 4096 && j <= i; j++) {
+		 * gives (checked for the first 64: quadratic). */
+		for (size_t j = 0; i < 64 && j <= i; j++) {
 			const char *nj;
 			uint64_t aj;
 

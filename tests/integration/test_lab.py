@@ -18,12 +18,37 @@ ready() {
   guest-session expect "guest# " 60 >/dev/null
 }
 
-# 1. Boot to a shell with 2 vCPUs, ask, power off.
-guest-session start
+# 1. Boot to a shell with 2 vCPUs, ask; introspect it from the node through
+# vsbd's control socket (vmi --vsbd) while its shell says what it sees
+# itself; power off.
+ctl=/tmp/vm.ctl
+guest-session start -m 512M -c 2 --control $ctl -i /guest/initrd.cpio.gz \
+  -a "console=ttyS0 panic=-1" /guest/vmlinuz
 ready shell && {
   guest-session send "echo U=\$(uname -r) N=\$(grep -c processor /proc/cpuinfo)"
   guest-session expect "U=[^ ]+ N=[0-9]+" 60 >/dev/null
   report answer "$(guest-session output | tr -d "\r" | grep -o "U=[^ ]* N=[0-9]*" | tail -n 1)"
+  guest-session send "vmitarget vsb-lab SECRET-LAB-\$((6*7)) & sleep 1; echo T-DONE"
+  guest-session expect "^T-DONE" 60 >/dev/null
+  t=$(guest-session output | tr -d "\r" | grep -o "vmitarget pid=[0-9]* name=vsb-lab addr=0x[0-9a-f]*" | tail -n 1)
+  report target "$t"
+  pid=${t#*pid=}; pid=${pid%% *}; addr=${t##*addr=}
+  # The guest's own ps before and after ours (kernel workers may come and
+  # go in between: the host side compares only a list that held still).
+  for n in 1 2; do
+    guest-session send "echo PS$n-BEGIN; ps -o pid,ppid,comm; echo PS$n-END"
+    guest-session expect "^PS$n-END" 60 >/dev/null
+    [ $n = 1 ] && vmi --vsbd $ctl ps | sed 's/^/vmips: /'
+  done
+  guest-session output | tr -d "\r" | sed -n '/^PS1-BEGIN/,/^PS1-END/s/^/guestps1: /p'
+  guest-session output | tr -d "\r" | sed -n '/^PS2-BEGIN/,/^PS2-END/s/^/guestps2: /p'
+  report secret "$(vmi --vsbd $ctl --pid "$pid" read "$addr" 16 --raw)"
+  guest-session send "cat /proc/modules; echo MODS-END"
+  guest-session expect "^MODS-END" 60 >/dev/null
+  guest-session output | tr -d "\r" | grep " Live 0x" | sed 's/^/guestmod: /'
+  vmi --vsbd $ctl lsmod | sed 's/^/vmimod: /'
+  report vmi-info "$(vmi --vsbd $ctl info | grep -E '^(release|kaslr)' | tr -s ' ' | tr '\n' ';')"
+  report vmi-regs "$(vmi --vsbd $ctl regs 1 | grep -c '^cr3 ')"
   guest-session send "poweroff"
 }
 report poweroff-exit "$(guest-session wait 120)"
@@ -87,6 +112,63 @@ def linux_guest_boots_to_a_shell_and_answers():
     checks, out, _ = lab_results()
     assert "ready-shell" in checks and checks["ready-shell"] != "no", out[-3000:]
     assert checks.get("answer") == f"U={kernel_release()} N=2", (checks, out[-3000:])
+
+
+def prefixed(out, prefix):
+    return [l[len(prefix):].strip() for l in out.splitlines()
+            if l.startswith(prefix)]
+
+
+def kworker_name(guest_name, ours):
+    """/proc adds the workqueue a kernel worker serves to its name."""
+    return guest_name == ours or (ours.startswith("kworker/") and
+                                  guest_name.startswith(ours + "-"))
+
+
+@test
+def vmi_lists_the_guests_processes_through_vsbd():
+    checks, out, _ = lab_results()
+    def table(lines, cols):
+        rows = {}
+        for l in lines:
+            f = l.split()
+            if f and f[0].isdigit():
+                rows[int(f[0])] = (int(f[1]), f[cols].strip("[]"))
+        return rows
+    ours = table(prefixed(out, "vmips:"), 5)
+    g1 = {p: v for p, v in table(prefixed(out, "guestps1:"), 2).items()
+          if v[1] != "ps"}
+    g2 = {p: v for p, v in table(prefixed(out, "guestps2:"), 2).items()
+          if v[1] != "ps"}
+    assert ours and g1, out[-3000:]
+    pid = int(re.search(r"pid=(\d+)", checks.get("target", "")).group(1))
+    assert ours.get(pid, (0, ""))[1] == "vsb-lab", (pid, ours)
+    # Exactly the guest's list when it held still; otherwise at least
+    # every process that was there both times, and nothing else but
+    # kernel workers.
+    stable = g1 == g2
+    for p, (ppid, name) in g1.items():
+        if stable or g2.get(p) == (ppid, name):
+            assert p in ours and ours[p][0] == ppid and \
+                kworker_name(name, ours[p][1]), (p, name, ours.get(p))
+    extra = set(ours) - set(g1)
+    assert not extra if stable else all(
+        ours[p][1].startswith("kworker/") for p in extra), extra
+
+
+@test
+def vmi_reads_modules_memory_and_registers_through_vsbd():
+    checks, out, _ = lab_results()
+    assert checks.get("secret") == "SECRET-LAB-42", (checks, out[-3000:])
+    guest = {l.split()[0]: int(l.split()[-1], 16)
+             for l in prefixed(out, "guestmod:")}
+    ours = {l.split()[0]: int(l.split()[1], 16)
+            for l in prefixed(out, "vmimod:")[1:]}
+    assert guest and ours == guest, (ours, guest)
+    info = checks.get("vmi-info", "")
+    assert f"release {kernel_release()}" in info, info
+    assert "from vmcoreinfo" in info, info
+    assert checks.get("vmi-regs") == "1", checks
 
 
 @test
