@@ -69,10 +69,14 @@ static const struct field {
 	{ "R12", F_R12, K_REG, U64(r12) }, { "R13", F_R13, K_REG, U64(r13) },
 	{ "R14", F_R14, K_REG, U64(r14) }, { "R15", F_R15, K_REG, U64(r15) },
 	{ "RIP", F_RIP, K_REG, U64(rip) }, { "RFL", F_RFL, K_REG, U64(rflags) },
-	{ "EAX", F_RAX, K_REG32, U64(rax) }, { "EBX", F_RBX, K_REG32, U64(rbx) },
-	{ "ECX", F_RCX, K_REG32, U64(rcx) }, { "EDX", F_RDX, K_REG32, U64(rdx) },
-	{ "ESI", F_RSI, K_REG32, U64(rsi) }, { "EDI", F_RDI, K_REG32, U64(rdi) },
-	{ "EBP", F_RBP, K_REG32, U64(rbp) }, { "ESP", F_RSP, K_REG32, U64(rsp) },
+	{ "EAX", F_RAX, K_REG32, U64(rax) },
+	{ "EBX", F_RBX, K_REG32, U64(rbx) },
+	{ "ECX", F_RCX, K_REG32, U64(rcx) },
+	{ "EDX", F_RDX, K_REG32, U64(rdx) },
+	{ "ESI", F_RSI, K_REG32, U64(rsi) },
+	{ "EDI", F_RDI, K_REG32, U64(rdi) },
+	{ "EBP", F_RBP, K_REG32, U64(rbp) },
+	{ "ESP", F_RSP, K_REG32, U64(rsp) },
 	{ "EIP", F_RIP, K_REG32, U64(rip) },
 	{ "EFL", F_RFL, K_REG32, U64(rflags) },
 	{ "CR0", F_CR0, K_REG, U64(cr0) }, { "CR2", F_CR2, K_REG, U64(cr2) },
@@ -122,8 +126,8 @@ static int hex(struct parse *ps, unsigned maxdig, const char *what,
 	while (ps->p < ps->e && (d = hexval(*ps->p)) >= 0) {
 		if (++n > maxdig)
 			return vmi_err(ps->err, ps->errlen, -EPROTO, "info "
-				       "registers line %u: %s longer than %u hex "
-				       "digits", ps->line, what, maxdig);
+				       "registers line %u: %s longer than %u "
+				       "hex digits", ps->line, what, maxdig);
 		*v = *v << 4 | (unsigned)d;
 		ps->p++;
 	}
@@ -218,7 +222,8 @@ static int cpu_line(struct parse *ps, int *cpu)
 			       "line %u: bad CPU#N line", ps->line);
 	if (*cpu >= 0)
 		return vmi_err(ps->err, ps->errlen, -EPROTO, "info registers "
-			       "of more than one CPU (CPU#%d, CPU#%d)", *cpu, v);
+			       "of more than one CPU (CPU#%d, CPU#%d)", *cpu,
+			       v);
 	*cpu = v;
 	return 0;
 }
@@ -319,8 +324,9 @@ int vmi_hmp_parse_regs(const char *text, size_t len, struct vmi_regs *r,
 		return vmi_err(err, errlen, -EPROTO, "info registers: both "
 			       "32-bit (EAX=) and 64-bit (RAX=) registers");
 	if (!(seen & GPR64_MASK))
-		return vmi_err(err, errlen, -EPROTO, "info registers: no RAX= or"
-			       " EAX= line (not the output of info registers?)");
+		return vmi_err(err, errlen, -EPROTO, "info registers: no RAX= "
+			       "or EAX= line (not the output of info "
+			       "registers?)");
 	ret = group(seen, forms == 1 ? GPR32_MASK : GPR64_MASK, VMI_REGS_GPR,
 		    forms == 1 ? "EAX..ESP, EIP, EFL" : "RAX..R15, RIP, RFL",
 		    r, err, errlen);

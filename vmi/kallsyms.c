@@ -64,11 +64,11 @@ struct vmi_kallsyms {
 struct ks_ctx {
 	const uint8_t *b;
 	size_t len;
-	size_t tok, idx, tok_end;	/* token_table, token_index */
+	size_t tok, idx;	/* token_table, token_index */
 	uint16_t toff[256];
 	uint8_t tlen[256];
 	long budget;
-	/* Found by find_layout: */
+	/* Found by layout_plain or layout_seqs: */
 	size_t offsets, rb, num, names, markers, seqs, names_end;
 	uint32_t n, m;
 	bool two_byte, has_seqs;
@@ -153,7 +153,6 @@ static bool find_tokens(struct ks_ctx *c, size_t hit)
 			if (t == 255 && at == end) {
 				c->tok = s;
 				c->idx = p;
-				c->tok_end = end;
 				return true;
 			}
 		}
@@ -161,8 +160,9 @@ static bool find_tokens(struct ks_ctx *c, size_t hit)
 	return false;
 }
 
-/* Reads symbol i's encoded length at *pos (not past lim), moving *pos to
- * its first token code. 0, or -1 when malformed. */
+/* Reads a name's length (in token codes) at *pos, not past lim, moving
+ * *pos to its first code; *big notes a length byte >= 0x80. 0, or -1 when
+ * malformed. */
 static int name_len(const struct ks_ctx *c, bool two_byte, size_t *pos,
 		    size_t lim, uint32_t *len, bool *big)
 {
@@ -245,7 +245,8 @@ static bool find_names(struct ks_ctx *c, uint32_t nmin, uint32_t nmax)
 		if (n < nmin || n > nmax || get32(c->b + ns - 4))
 			continue;
 		/* 6.1 (two-byte lengths) first, then older kernels, whose
-		 * single length byte could reach 0x80. */
+		 * single length byte could reach 0x80: both read alike up
+		 * to the first such byte. */
 		c->two_byte = names_fit(c, ns, n, true, &big);
 		if (c->two_byte || (big && names_fit(c, ns, n, false, &big))) {
 			c->names = ns;
@@ -300,9 +301,7 @@ static bool layout_plain(struct ks_ctx *c)
 			c->m = m;
 			c->has_seqs = false;
 			return markers_ok(c) &&
-			       find_names(c, 256 * (m - 1) + 1,
-					  m * 256 > KS_MAX_SYMS ? KS_MAX_SYMS
-								: m * 256);
+			       find_names(c, 256 * (m - 1) + 1, 256 * m);
 		}
 	}
 	return false;
@@ -508,7 +507,8 @@ static int parse_at(const uint8_t *b, size_t len, size_t hit,
 			    c->budget < 0 ? " (search budget spent)" : "");
 		goto out;
 	}
-	/* relative_base (8 bytes), then offsets (4 a symbol, 8-aligned). */
+	/* Before num_syms: relative_base (8 bytes), and before that the
+	 * offsets (4 bytes a symbol, padded to 8). */
 	c->rb = c->num - 8;
 	need = ((size_t)c->n * 4 + 7) & ~(size_t)7;
 	if (c->rb < need) {

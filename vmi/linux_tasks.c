@@ -91,8 +91,11 @@ static int read_task(struct vmi_linux *l, uint64_t addr,
 	if (mm && !(t->flags & LINUX_PF_KTHREAD)) {
 		r = linux_kread_u64(l, mm + ly->mm.pgd, &pgd, "task's mm",
 				    err, errlen);
-		if (r == 0)
-			r = vmi_linux_kva_to_pa(l, pgd, &t->pgd, err, errlen);
+		/* A pgd pointing nowhere is a broken task like any other
+		 * dangling pointer: -EFAULT, whatever the walk said. */
+		if (r == 0 &&
+		    vmi_linux_kva_to_pa(l, pgd, &t->pgd, err, errlen) < 0)
+			r = -EFAULT;
 	}
 out:
 	free(b);

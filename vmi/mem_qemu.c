@@ -32,7 +32,7 @@ struct mem_qemu {
 	struct vmi_mem mem;
 	struct vmi_mem *file;
 	struct qmp *qmp;
-	int *cpus;      /* QEMU's cpu-index of each vCPU, query-cpus-fast order */
+	int *cpus;      /* QEMU's cpu-index of each vCPU (query-cpus-fast) */
 	unsigned ncpus;
 	char err[256];  /* why the last get_regs/pause/resume failed */
 };
@@ -91,8 +91,8 @@ static int mq_get_regs(struct vmi_mem *m, unsigned vcpu, struct vmi_regs *r)
 				 sizeof(mq->err));
 	free(text);
 	if (ret == 0 && cpu >= 0 && cpu != mq->cpus[vcpu])
-		ret = vmi_err(mq->err, sizeof(mq->err), -EPROTO, "asked for CPU "
-			      "%d's registers, QEMU gave CPU#%d's",
+		ret = vmi_err(mq->err, sizeof(mq->err), -EPROTO, "asked for "
+			      "CPU %d's registers, QEMU gave CPU#%d's",
 			      mq->cpus[vcpu], cpu);
 	if (ret < 0)
 		return ret;
@@ -337,12 +337,24 @@ static int ram_backend(struct qmp *q, struct backend *b, char *err,
 		char pid[128];
 
 		qmp_printable(b->id, pid, sizeof(pid));
-		r = vmi_err(err, errlen, -EPROTO, "QMP query-memdev: no backend "
-			    "'%s' with a size", pid);
+		r = vmi_err(err, errlen, -EPROTO, "QMP query-memdev: no "
+			    "backend '%s' with a size", pid);
 		goto out;
 	}
 	b->size = (uint64_t)json_integer_value(v);
-	b->share = json_is_true(json_object_get(e, "share"));
+	v = json_object_get(e, "share");
+	if (json_is_boolean(v)) {
+		b->share = json_is_true(v);
+	} else {
+		/* query-memdev has said it only since QEMU 6.1. */
+		json_t *sh;
+
+		r = qom_get(q, b->path, "share", &sh, err, errlen);
+		if (r < 0)
+			goto out;
+		b->share = json_is_true(sh);
+		json_decref(sh);
+	}
 out:
 	json_decref(mb);
 	json_decref(list);
@@ -379,8 +391,8 @@ static int open_ram_file(struct qmp *q, const struct backend *b,
 		json_decref(v);
 		return vmi_err(err, errlen, -EOPNOTSUPP, "QEMU's RAM backend "
 			       "'%s' is a %s, not a file: start QEMU with "
-			       "-object memory-backend-file,id=%s,mem-path=FILE,"
-			       "share=on", id, type, id);
+			       "-object memory-backend-file,id=%s,"
+			       "mem-path=FILE,share=on", id, type, id);
 	}
 	qmp_printable(json_string_value(v), qp, sizeof(qp));
 	fd = open(mem_path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -569,8 +581,9 @@ static int query_cpus(struct qmp *q, struct mem_qemu *mq, char *err,
 		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
 		    json_integer_value(c) > INT32_MAX) {
 			json_decref(list);
-			return vmi_err(err, errlen, -EPROTO, "QMP query-cpus-fast"
-				       ": CPU %zu without a cpu-index", i);
+			return vmi_err(err, errlen, -EPROTO, "QMP "
+				       "query-cpus-fast: CPU %zu without a "
+				       "cpu-index", i);
 		}
 		mq->cpus[i] = (int)json_integer_value(c);
 	}
@@ -606,10 +619,10 @@ int vmi_mem_qemu_open_timeout(const char *mem_path, const char *qmp_path,
 
 		qmp_printable(b.id, id, sizeof(id));
 		ret = vmi_err(err, errlen, -EOPNOTSUPP, "QEMU's RAM backend "
-			      "'%s' has share=off: QEMU keeps the guest's RAM in "
-			      "a private copy of the file that no one else sees; "
-			      "start QEMU with memory-backend-file,...,share=on",
-			      id);
+			      "'%s' has share=off: QEMU keeps the guest's RAM "
+			      "in a private copy of the file that no one else "
+			      "sees; start QEMU with memory-backend-file,...,"
+			      "share=on", id);
 	}
 	if (ret == 0)
 		ret = ram_size_check(mq->qmp, b.size, err, errlen);
@@ -625,9 +638,9 @@ int vmi_mem_qemu_open_timeout(const char *mem_path, const char *qmp_path,
 				      PRIu64 " bytes with max-ram-below-4g %"
 				      PRIu64, b.size, mb4g);
 		else if (n == 2 && r[1].gpa + r[1].len > AMD_HT_START)
-			ret = vmi_err(err, errlen, -EOPNOTSUPP, "RAM above 4 "
-				      "GiB reaches 1012 GiB, where QEMU may move "
-				      "it past 1 TiB: not supported");
+			ret = vmi_err(err, errlen, -EOPNOTSUPP, "RAM above "
+				      "4 GiB reaches 1012 GiB, where QEMU may "
+				      "move it past 1 TiB: not supported");
 	}
 	if (ret == 0)
 		ret = mtree_check(mq->qmp, &b, r, n, err, errlen);

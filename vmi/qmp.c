@@ -27,7 +27,7 @@ struct qmp {
 	int broken;      /* the error that made the connection unusable */
 	int64_t id;      /* of the last command sent */
 	int ver[3];
-	char *buf;       /* received, not yet returned: buf[0] starts a message */
+	char *buf;       /* received, not returned yet; a message at buf[0] */
 	size_t len, cap;
 	/* Scanner state over buf[0..scan): depth 0 = no message started. */
 	size_t scan;
@@ -186,19 +186,20 @@ static int next_msg(struct qmp *q, int64_t deadline, const char *what,
 		if (r < 0)
 			return fail(q, r);
 		if (n > QMP_MAX_MSG || (!n && q->len > QMP_MAX_MSG))
-			return fail(q, vmi_err(err, errlen, -EMSGSIZE, "QMP %s: "
-					       "message from QEMU larger than "
-					       "%u bytes", what, QMP_MAX_MSG));
+			return fail(q, vmi_err(err, errlen, -EMSGSIZE,
+					       "QMP %s: message from QEMU "
+					       "larger than %u bytes", what,
+					       QMP_MAX_MSG));
 		if (n) {
 			*msg = json_loadb(q->buf, n, JSON_REJECT_DUPLICATES,
 					  &je);
 			consume(q, n);
 			if (!*msg)
 				return fail(q, vmi_err(err, errlen, -EPROTO,
-						       "QMP %s: malformed JSON "
-						       "from QEMU: %s (byte %d)",
-						       what, je.text,
-						       je.position));
+						       "QMP %s: malformed "
+						       "JSON from QEMU: %s "
+						       "(byte %d)", what,
+						       je.text, je.position));
 			return 0;
 		}
 		r = fill(q, deadline, what, err, errlen);
@@ -220,8 +221,9 @@ static int send_all(struct qmp *q, const char *p, size_t n, int64_t deadline,
 
 			if (poll(&pf, 1, left_ms(deadline)) == 0)
 				return fail(q, vmi_err(err, errlen, -ETIMEDOUT,
-						       "QMP %s: QEMU does not "
-						       "read its socket", what));
+						       "QMP %s: QEMU does "
+						       "not read its socket",
+						       what));
 			continue;
 		}
 		if (w < 0)
@@ -262,7 +264,8 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
 	if (q->broken)
 		return vmi_err(err, errlen, -ENOTCONN, "QMP %s: connection "
 			       "unusable after an earlier error", cmd);
-	req = json_pack("{s:s, s:I}", "execute", cmd, "id", (json_int_t)++q->id);
+	req = json_pack("{s:s, s:I}", "execute", cmd, "id",
+			(json_int_t)++q->id);
 	if (!req || (args && json_object_set(req, "arguments", args))) {
 		json_decref(req);
 		return vmi_err(err, errlen, -EINVAL, "QMP %s: cannot build the "
@@ -319,10 +322,11 @@ static int greeting(struct qmp *q, char *err, size_t errlen)
 			 errlen);
 
 	if (r == -ETIMEDOUT)
-		return fail(q, vmi_err(err, errlen, r, "QMP: no greeting within "
-				       "%d ms (QEMU hung, or another client "
-				       "holds this QMP socket: QEMU serves one "
-				       "at a time)", q->timeout_ms));
+		return fail(q, vmi_err(err, errlen, r, "QMP: no greeting "
+				       "within %d ms (QEMU hung, or another "
+				       "client holds this QMP socket: QEMU "
+				       "serves one at a time)",
+				       q->timeout_ms));
 	if (r < 0)
 		return r;
 	qmp = json_object_get(msg, "QMP");
@@ -494,8 +498,9 @@ int qmp_hmp(struct qmp *q, const char *cmdline, int cpu_index, char **text,
 		return r;
 	if (!json_is_string(ret)) {
 		json_decref(ret);
-		return vmi_err(err, errlen, -EPROTO, "QMP human-monitor-command:"
-			       " the reply is not a string");
+		return vmi_err(err, errlen, -EPROTO, "QMP "
+			       "human-monitor-command: the reply is not a "
+			       "string");
 	}
 	*text = strndup(json_string_value(ret), json_string_length(ret));
 	json_decref(ret);

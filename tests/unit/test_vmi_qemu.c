@@ -25,7 +25,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,8 +47,6 @@
 #include "mem_qemu.h"
 #include "qmp.h"
 #include "vmi_mem.h"
-
-extern char **environ;
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -205,7 +203,6 @@ static void qemu_start(struct qemu *q, const char *name, const char *size,
 		"-object", obj, "-machine", mach, "-qmp", qmp1, "-qmp", qmp2,
 		"-serial", ser,
 	};
-	posix_spawn_file_actions_t fa;
 	unsigned n = 19;
 	int64_t end;
 
@@ -228,14 +225,20 @@ static void qemu_start(struct qemu *q, const char *name, const char *size,
 	for (; extra && *extra && n < 38; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, q->log,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	assert_int_equal(posix_spawnp(&q->pid, argv[0], &fa, NULL,
-				      (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
+	q->pid = fork();
+	assert_true(q->pid >= 0);
+	if (q->pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(q->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		/* Dies with the test, whatever way the test ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0)
+			_exit(126);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
 	for (end = now_ms() + 10000; now_ms() < end; usleep(20000)) {
 		int st;
 
@@ -935,7 +938,8 @@ static char *replies(struct fake *f, const char *cmd, json_t *args)
 			      "\"running\": true}, \"id\": 999}\r\n"
 			      "{\"event\": \"STOP\", \"timestamp\": {}}\r\n"
 			      "{\"return\": {\"status\": \"paused\", "
-			      "\"singlestep\": false, \"running\": false}}\r\n");
+			      "\"singlestep\": false, "
+			      "\"running\": false}}\r\n");
 	if (!strcmp(cmd, "stop"))
 		return err_json("GenericError", "boom\nsecond line");
 	if (!strcmp(cmd, "human-monitor-command"))
@@ -1250,8 +1254,8 @@ static void test_layout_rules(void **state)
 			uint64_t dflt = mach ? 4 * GIB : 0xe0000000;
 
 			n = vmi_layout_pc(mach, sizes[i], a);
-			assert_int_equal(vmi_qemu_layout(mach, true, sizes[i], 0,
-							 b), n);
+			assert_int_equal(vmi_qemu_layout(mach, true, sizes[i],
+							 0, b), n);
 			assert_memory_equal(a, b, n * sizeof(a[0]));
 			assert_int_equal(vmi_qemu_layout(mach, true, sizes[i],
 							 dflt, b), n);
@@ -1360,7 +1364,8 @@ static void test_regs_tolerant(void **state)
 		   "R9=a R10=b R11=c R12=d R13=e R14=f R15=10 RIP=11 RFL=12\n"
 		   "FS =0000 ffff888007a00000 ffffffff 00c00000\n"
 		   "GS =0000 ffff88803ec00000 ffffffff 00c00000\n"
-		   "ES =0 0 0 0\nCS =0010 0 ffffffff 00a09b00 DPL=0 CS64 [-RA]\n"
+		   "ES =0 0 0 0\n"
+		   "CS =0010 0 ffffffff 00a09b00 DPL=0 CS64 [-RA]\n"
 		   "SS =0018 0 ffffffff 00c09300\nDS =0 0 0 0\n");
 	assert_int_equal(parse(t, strlen(t), &r, &cpu, err, sizeof(err)), 0);
 	assert_int_equal(r.valid, VMI_REGS_GPR | VMI_REGS_SEG);
@@ -1486,10 +1491,12 @@ static void test_regs_damaged(void **state)
 static int setup(void **state)
 {
 	const char *b = getenv("VSB_BUILD");
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-				  : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
 	(void)state;
+	/* tmpfs: RAM files of a few GiB cost only the pages touched. */
+	if (access("/dev/shm", W_OK) == 0)
+		base = "/dev/shm";
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/vmi-qemu.XXXXXX", base);
 	if (!mkdtemp(tmpdir))
