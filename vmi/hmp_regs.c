@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "vmi_err.h"
+#include "vmi_text.h"
 
 enum {
 	F_RAX, F_RBX, F_RCX, F_RDX, F_RSI, F_RDI, F_RBP, F_RSP,
@@ -104,17 +105,6 @@ static bool is_name(char c)
 	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1..maxdig hex digits ending the token; -EPROTO naming what otherwise. */
 static int hex(struct parse *ps, unsigned maxdig, const char *what,
 	       uint64_t *v)
@@ -123,7 +113,7 @@ static int hex(struct parse *ps, unsigned maxdig, const char *what,
 	int d;
 
 	*v = 0;
-	while (ps->p < ps->e && (d = hexval(*ps->p)) >= 0) {
+	while (ps->p < ps->e && (d = vmi_hexval(*ps->p)) >= 0) {
 		if (++n > maxdig)
 			return vmi_err(ps->err, ps->errlen, -EPROTO, "info "
 				       "registers line %u: %s longer than %u "

@@ -6,10 +6,11 @@
  * them: in guest memory they already carry the KASLR offset (the tables'
  * relative base is relocated at boot), in a vmlinux file they do not.
  *
- * Layout handled (scripts/kallsyms.c, 4.6 .. 6.1, 64-bit, base-relative
- * with absolute per-CPU symbols, names of up to 16383 bytes as 6.1 writes
- * them): kallsyms_offsets, kallsyms_relative_base, kallsyms_num_syms,
- * kallsyms_names, kallsyms_markers, kallsyms_token_table,
+ * Layout handled (scripts/kallsyms.c, 4.6 and later, 64-bit,
+ * base-relative with absolute per-CPU symbols, names of up to 1024 bytes):
+ * kallsyms_offsets, kallsyms_relative_base, kallsyms_num_syms,
+ * kallsyms_names, kallsyms_markers, [kallsyms_seqs_of_names: 6.2, and
+ * Debian's 6.1.192 by backport], kallsyms_token_table,
  * kallsyms_token_index, each 8-byte aligned. See README.md. */
 #ifndef VSB_VMI_KALLSYMS_H
 #define VSB_VMI_KALLSYMS_H

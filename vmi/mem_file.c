@@ -24,6 +24,7 @@ struct mem_file {
 	uint8_t *base;     /* mapping of file offsets [map_off, map_off+map_len) */
 	uint64_t map_off;
 	size_t map_len;
+	bool writable;     /* mapped PROT_WRITE: writes allowed */
 };
 
 static struct mem_file *to_mf(struct vmi_mem *m)
@@ -31,37 +32,45 @@ static struct mem_file *to_mf(struct vmi_mem *m)
 	return (struct mem_file *)m;
 }
 
-static ssize_t mf_read(struct vmi_mem *m, uint64_t pa, void *buf, size_t len)
+/* Where pa lies in our mapping and how many bytes of its region follow:
+ * NULL when no region holds pa. */
+static uint8_t *locate(struct mem_file *mf, uint64_t pa, size_t len,
+		       size_t *n)
 {
-	struct mem_file *mf = to_mf(m);
 	const struct vmi_seg *s = vmi_rmap_find(&mf->map, pa);
-	uint64_t in, n;
+	uint64_t in;
 
 	if (!s)
-		return -EFAULT;
+		return NULL;
 	in = pa - s->pa;
-	n = s->len - in;
-	if (n > len)
-		n = len;
-	memcpy(buf, mf->base + (s->off - mf->map_off) + in, n);
-	return n;
+	*n = s->len - in < len ? (size_t)(s->len - in) : len;
+	return mf->base + (s->off - mf->map_off) + in;
+}
+
+static ssize_t mf_read(struct vmi_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	size_t n;
+	uint8_t *p = locate(to_mf(m), pa, len, &n);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(buf, p, n);
+	return (ssize_t)n;
 }
 
 static ssize_t mf_write(struct vmi_mem *m, uint64_t pa, const void *buf,
 			size_t len)
 {
-	struct mem_file *mf = to_mf(m);
-	const struct vmi_seg *s = vmi_rmap_find(&mf->map, pa);
-	uint64_t in, n;
+	size_t n;
+	uint8_t *p;
 
-	if (!s)
+	if (!to_mf(m)->writable)
+		return -EROFS;
+	p = locate(to_mf(m), pa, len, &n);
+	if (!p)
 		return -EFAULT;
-	in = pa - s->pa;
-	n = s->len - in;
-	if (n > len)
-		n = len;
-	memcpy(mf->base + (s->off - mf->map_off) + in, buf, n);
-	return n;
+	memcpy(p, buf, n);
+	return (ssize_t)n;
 }
 
 static int mf_next(struct vmi_mem *m, uint64_t pa, struct vmi_range *r)
@@ -79,13 +88,6 @@ static void mf_close(struct vmi_mem *m)
 }
 
 static const struct vmi_mem_ops mem_file_ops = {
-	.name = "file",
-	.read = mf_read,
-	.next_range = mf_next,
-	.close = mf_close,
-};
-
-static const struct vmi_mem_ops mem_file_rw_ops = {
 	.name = "file",
 	.read = mf_read,
 	.write = mf_write,
@@ -145,7 +147,8 @@ int vmi_mem_file_open_fd_rw(int fd, const struct vmi_region *r, unsigned n,
 		free(segs);
 		return vmi_err(err, errlen, -ENOMEM, "out of memory");
 	}
-	mf->mem.ops = writable ? &mem_file_rw_ops : &mem_file_ops;
+	mf->mem.ops = &mem_file_ops;
+	mf->writable = writable;
 	ret = vmi_rmap_init(&mf->map, segs, n, err, errlen);
 	free(segs);
 	if (ret < 0) {

@@ -37,11 +37,11 @@ struct mem_qemu {
 	char err[256];  /* why the last get_regs/pause/resume failed */
 };
 
-static const struct vmi_mem_ops mem_qemu_ops, mem_qemu_rw_ops;
+static const struct vmi_mem_ops mem_qemu_ops;
 
 static struct mem_qemu *to_mq(struct vmi_mem *m)
 {
-	return m && (m->ops == &mem_qemu_ops || m->ops == &mem_qemu_rw_ops)
+	return m && m->ops == &mem_qemu_ops
 		? (struct mem_qemu *)m : NULL;
 }
 
@@ -129,18 +129,9 @@ static void mq_close(struct vmi_mem *m)
 	mq_free(to_mq(m));
 }
 
+/* Writes reach the file backend, which refuses them (-EROFS) unless it
+ * was opened writable. */
 static const struct vmi_mem_ops mem_qemu_ops = {
-	.name = "qemu",
-	.read = mq_read,
-	.next_range = mq_next,
-	.nr_vcpus = mq_nr_vcpus,
-	.get_regs = mq_get_regs,
-	.pause = mq_pause,
-	.resume = mq_resume,
-	.close = mq_close,
-};
-
-static const struct vmi_mem_ops mem_qemu_rw_ops = {
 	.name = "qemu",
 	.read = mq_read,
 	.write = mq_write,
@@ -608,7 +599,7 @@ int vmi_mem_qemu_open_timeout(const char *mem_path, const char *qmp_path,
 	mq = calloc(1, sizeof(*mq));
 	if (!mq)
 		return vmi_err(err, errlen, -ENOMEM, "out of memory");
-	mq->mem.ops = writable ? &mem_qemu_rw_ops : &mem_qemu_ops;
+	mq->mem.ops = &mem_qemu_ops;
 	ret = qmp_open(qmp_path, timeout_ms, &mq->qmp, err, errlen);
 	if (ret == 0)
 		ret = machine_type(mq->qmp, &machine, &gig, err, errlen);

@@ -22,6 +22,7 @@
 
 #include "mem_file.h"
 #include "vmi_err.h"
+#include "vmi_text.h"
 
 /* vsbd's longest reply ("ok regs ...") is about 1 KiB. */
 #define REPLY_MAX 4096
@@ -259,17 +260,6 @@ static const char *parse_dec(const char *s, uint64_t *v)
 	return p;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "0x" and hex digits (at least one) fitting 64 bits; the end, or NULL. */
 static const char *parse_hex(const char *s, uint64_t *v)
 {
@@ -279,7 +269,7 @@ static const char *parse_hex(const char *s, uint64_t *v)
 
 	if (s[0] != '0' || s[1] != 'x')
 		return NULL;
-	for (p = s + 2; (d = hexval(*p)) >= 0; p++) {
+	for (p = s + 2; (d = vmi_hexval(*p)) >= 0; p++) {
 		if (x >> 60)
 			return NULL;
 		x = x << 4 | (uint64_t)d;
@@ -402,8 +392,6 @@ static ssize_t vs_write(struct vmi_mem *m, uint64_t pa, const void *buf,
 {
 	struct vmi_mem *ram = to_vs(m)->ram;
 
-	if (!ram->ops->write)
-		return -EROFS;
 	return ram->ops->write(ram, pa, buf, len);
 }
 
@@ -482,18 +470,9 @@ static void vs_close(struct vmi_mem *m)
 	vs_free(to_vs(m));
 }
 
+/* Writes reach the file backend, which refuses them (-EROFS) unless it
+ * was opened writable. */
 static const struct vmi_mem_ops vsbd_ops = {
-	.name = "vsbd",
-	.read = vs_read,
-	.next_range = vs_next,
-	.nr_vcpus = vs_nr_vcpus,
-	.get_regs = vs_get_regs,
-	.pause = vs_pause,
-	.resume = vs_resume,
-	.close = vs_close,
-};
-
-static const struct vmi_mem_ops vsbd_rw_ops = {
 	.name = "vsbd",
 	.read = vs_read,
 	.write = vs_write,
@@ -619,7 +598,7 @@ int vmi_mem_vsbd_open_timeout(const char *control_path, bool writable,
 	if (ret)
 		goto fail;
 	v->nr_vcpus = (unsigned)ncpu;
-	v->mem.ops = writable ? &vsbd_rw_ops : &vsbd_ops;
+	v->mem.ops = &vsbd_ops;
 	*out = &v->mem;
 	return 0;
 fail:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vmi_err.h"
+#include "vmi_text.h"
 
 #define SYSMAP_MAX_BYTES (256u << 20)
 #define SYSMAP_NAME_MAX 512
@@ -43,17 +44,6 @@ static int cmp_addr(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One line [p, end): "hex type name". 0 with the name's span, or -1. */
 static int parse_line(const char *p, const char *end, uint64_t *addr,
 		      const char **name, size_t *nlen)
@@ -61,7 +51,7 @@ static int parse_line(const char *p, const char *end, uint64_t *addr,
 	uint64_t a = 0;
 	int digits = 0, h;
 
-	while (p < end && (h = hexval(*p)) >= 0) {
+	while (p < end && (h = vmi_hexval(*p)) >= 0) {
 		if (++digits > 16)
 			return -1;
 		a = a << 4 | (uint64_t)h;

@@ -30,7 +30,8 @@ struct vmi_mem_ops {
 	 * never past its end. Returns the bytes copied (1..len) or -EFAULT
 	 * when no region holds pa. Required. */
 	ssize_t (*read)(struct vmi_mem *m, uint64_t pa, void *buf, size_t len);
-	/* Same contract for writes; NULL means read-only (-EROFS). */
+	/* Same contract for writes; NULL (or -EROFS from it) means
+	 * read-only. */
 	ssize_t (*write)(struct vmi_mem *m, uint64_t pa, const void *buf,
 			 size_t len);
 	/* The first region ending above pa: 0, or -ENOENT past the last. */

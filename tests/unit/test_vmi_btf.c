@@ -17,52 +17,13 @@
 #include <cmocka.h>
 
 #include "linux_btf.h"
+#include "kernel_file.h"
 
 static char tmpdir[] = "/tmp/vsb-btf.XXXXXX";
 static int have_tmp;
 static char raw_path[64], elf_path[64];
 static unsigned char *raw;	/* the .BTF blob, or NULL: kernel tests skip */
 static size_t raw_len;
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		*len = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-/* $VSB_KERNEL, $VSB_CACHE/vmlinuz, .cache/vmlinuz from the repository top
- * (where tests/run runs us), or next to this source file. */
-static int find_kernel(char *path, size_t len)
-{
-	const char *k = getenv("VSB_KERNEL"), *c = getenv("VSB_CACHE");
-	const char *slash = strrchr(__FILE__, '/');
-
-	if (k)
-		snprintf(path, len, "%s", k);
-	else if (c)
-		snprintf(path, len, "%s/vmlinuz", c);
-	else if (access(".cache/vmlinuz", R_OK) == 0)
-		snprintf(path, len, ".cache/vmlinuz");
-	else
-		snprintf(path, len, "%.*s/../../.cache/vmlinuz",
-			 slash ? (int)(slash - __FILE__) : 1,
-			 slash ? __FILE__ : ".");
-	return access(path, R_OK) == 0 && !strchr(path, '\'') ? 0 : -1;
-}
 
 static int extract_btf(void **state)
 {
