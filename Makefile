@@ -22,13 +22,17 @@ LDFLAGS := -pthread $(SAN)
 LDLIBS := $(shell pkg-config --libs libssh libvncserver 2>/dev/null || echo -lssh -lvncserver)
 # libbpf (vmi/linux_btf.c: struct layouts from the guest kernel's BTF)
 LDLIBS += -lbpf -lelf -lz
-# jansson (vmi/qmp.c: QEMU's QMP monitor speaks JSON)
+# jansson (vmi/qmp.c: QEMU's QMP monitor speaks JSON; cryptvmi/)
 LDLIBS += -ljansson
+# cryptvmi/: libsodium (the protocol's crypto), libmicrohttpd + GnuTLS
+# (the handler's and agents' HTTPS servers), libcurl (their clients),
+# SQLite (the handler's directory)
+LDLIBS += -lsodium -lmicrohttpd -lgnutls -lcurl -lsqlite3
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
-LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c vmi/*.c)
-LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
+LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c vmi/*.c cryptvmi/*.c)
+LIB_SRCS := $(filter-out vmm/main.c cryptvmi/%_main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB := $(B)/libvsb.a
 
@@ -36,6 +40,10 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 PROGS := $(B)/vsbd $(B)/vsbadm $(B)/vmi
+# CryptVMI (cryptvmi/README.md): tenant CLI, compute-node agent, the
+# operator's handler and its administrator's tool; cryptvmi/NAME_main.c.
+CVMI_PROGS := cryptvmi cryptvmi-agent cryptvmi-handler cryptvmi-admin
+PROGS += $(CVMI_PROGS:%=$(B)/%)
 
 GUEST_OUT := $(B)/guests
 include guests/guests.mk
@@ -75,6 +83,11 @@ $(B)/guests/linux/%: guests/linux/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -D_GNU_SOURCE -static -o $@ $<
 
+$(B)/cryptvmi: $(B)/obj/cryptvmi/cli_main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(B)/cryptvmi-%: $(B)/obj/cryptvmi/%_main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # The introspection CLI (vmi/README.md).
 $(B)/vmi: $(B)/obj/tools/vmi.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -101,7 +114,8 @@ FUZZ_B := build-fuzz
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c)
+FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c) \
+	cryptvmi/keys.c cryptvmi/proto.c cryptvmi/replay.c cryptvmi/handler_req.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
@@ -119,7 +133,7 @@ $(FUZZ_B)/libvsb-fuzz.a: $(FUZZ_LIB_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_B)/libvsb-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -lbpf -lelf -lz -ljansson -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -lssh -lbpf -lelf -lz -ljansson -lsodium -o $@
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 ifneq ($(filter fuzz,$(MAKECMDGOALS)),)

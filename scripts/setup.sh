@@ -24,6 +24,10 @@ packages=(
   # vmi/: libbpf reads the guest kernel's BTF (struct layouts); jansson
   # speaks JSON to QEMU's QMP; a static libc for the test guest's program
   libbpf-dev libelf-dev libjansson-dev libc6-dev
+  # cryptvmi/: libsodium, HTTPS servers (libmicrohttpd, GnuTLS) and clients
+  # (libcurl), SQLite; certtool makes test certificates, curl is a client
+  libsodium-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev
+  libsqlite3-dev sqlite3 gnutls-bin curl
   # real clients in the tests: ssh, a VNC viewer under Xvfb driven by
   # xdotool, vncsnapshot; kbd's console fonts for the framebuffer guest
   openssh-client tigervnc-viewer xvfb xdotool x11-apps vncsnapshot kbd

@@ -19,6 +19,7 @@
 #include "../vmi/mem_file.h"
 #include "../vmi/mem_qemu.h"
 #include "../vmi/mem_vsbd.h"
+#include "../vmi/vmi_json.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -87,22 +88,6 @@ static int fail(struct cli *c, const char *what)
 	fprintf(stderr, "vmi: %s%s%s\n", what ? what : "", what ? ": " : "",
 		c->err);
 	return EXIT_FAIL;
-}
-
-/* Guest bytes made safe to print: printable ASCII kept, the rest \xNN. */
-static void sanitize(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in;
-	     *p && o + 5 < outlen; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
-			out[o++] = (char)*p;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
-					      *p);
-	}
-	out[o] = '\0';
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
@@ -182,24 +167,21 @@ static int open_linux(struct cli *c)
 	return 0;
 }
 
-/* Addresses as "0x..." strings: JSON numbers are doubles to many
- * readers, and kernel addresses need all 64 bits. */
-static json_t *jhex(uint64_t v)
+/* Prints j (a result from vmi_json.h, consumed); NULL means it could not
+ * be built. */
+static int print_json(json_t *j)
 {
-	char b[24];
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) :
+		      NULL;
 
-	snprintf(b, sizeof(b), "0x%" PRIx64, v);
-	return json_string(b);
-}
-
-static void print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	if (s)
-		puts(s);
-	free(s);
 	json_decref(j);
+	if (!s) {
+		fprintf(stderr, "vmi: out of memory\n");
+		return EXIT_FAIL;
+	}
+	puts(s);
+	free(s);
+	return 0;
 }
 
 static int cmd_info(struct cli *c)
@@ -211,34 +193,11 @@ static int cmd_info(struct cli *c)
 	if (vmi_linux_banner(c->lx, banner, sizeof(banner), c->err,
 			     sizeof(c->err)) < 0)
 		return fail(c, NULL);
-	sanitize(banner, safe, sizeof(safe));
-	sanitize(i->release, rel, sizeof(rel));
-	if (c->json) {
-		print_json(json_pack(
-			"{s:s, s:s, s:o, s:o, s:o, s:i, s:s, s:s, s:I, s:s, "
-			"s:I, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}}",
-			"release", rel, "banner", safe,
-			"kaslr_offset", jhex(i->kaslr_offset),
-			"phys_base", jhex(i->phys_base),
-			"kernel_root", jhex(i->kernel_root),
-			"paging_levels", (int)i->levels,
-			"kaslr_source", i->kaslr_source,
-			"symbol_source", i->symbol_source,
-			"symbols", (json_int_t)i->nr_symbols,
-			"btf_source", i->btf_source,
-			"btf_bytes", (json_int_t)i->btf_size,
-			"memory", vmi_mem_name(c->mem),
-			"layout",
-			"task_struct.tasks", (int)ly->task.tasks,
-			"task_struct.pid", (int)ly->task.pid,
-			"task_struct.comm", (int)ly->task.comm,
-			"task_struct.mm", (int)ly->task.mm,
-			"task_struct.cred", (int)ly->task.cred,
-			"module.list", (int)ly->module.list,
-			"list_head.next", (int)ly->list_head.next,
-			"list_head.prev", (int)ly->list_head.prev));
-		return 0;
-	}
+	if (c->json)
+		return print_json(vmi_json_info(i, ly, banner,
+						vmi_mem_name(c->mem)));
+	vmi_sanitize(banner, safe, sizeof(safe));
+	vmi_sanitize(i->release, rel, sizeof(rel));
 	printf("release        %s\n", rel);
 	printf("banner         %s\n", safe);
 	printf("kaslr offset   0x%" PRIx64 " (from %s)\n", i->kaslr_offset,
@@ -262,46 +221,29 @@ static int cmd_ps(struct cli *c)
 	struct vmi_linux_task *t;
 	size_t n;
 	char name[80];
+	int ret = 0;
 
 	if (vmi_linux_tasks(c->lx, &t, &n, c->err, sizeof(c->err)) < 0)
 		return fail(c, "process list");
-	json_t *arr = c->json ? json_array() : NULL;
-	if (!c->json)
-		printf("%7s %7s %6s %-2s %-18s %s\n", "PID", "PPID", "UID",
-		       "S", "PGD", "COMM");
+	if (c->json) {
+		ret = print_json(vmi_json_tasks(t, n));
+		free(t);
+		return ret;
+	}
+	printf("%7s %7s %6s %-2s %-18s %s\n", "PID", "PPID", "UID", "S",
+	       "PGD", "COMM");
 	/* init_task (pid 0, the idle task) is not a process: ps and /proc
 	 * leave it out too. */
 	for (size_t i = 1; i < n; i++) {
-		sanitize(t[i].comm, name, sizeof(name));
-		if (c->json) {
-			json_array_append_new(arr, json_pack(
-				"{s:i, s:i, s:I, s:s, s:b, s:o, s:o, s:s}",
-				"pid", t[i].pid, "ppid", t[i].ppid,
-				"uid", (json_int_t)t[i].uid,
-				"state", vmi_linux_state_name(t[i].state),
-				"kthread", t[i].kthread,
-				"pgd", jhex(t[i].pgd),
-				"task", jhex(t[i].addr),
-				"comm", name));
-			continue;
-		}
+		vmi_sanitize(t[i].comm, name, sizeof(name));
 		printf("%7d %7d %6u %-2s 0x%-16" PRIx64 " %s%s%s\n",
 		       t[i].pid, t[i].ppid, t[i].uid,
 		       vmi_linux_state_name(t[i].state), t[i].pgd,
 		       t[i].kthread ? "[" : "", name,
 		       t[i].kthread ? "]" : "");
 	}
-	if (c->json)
-		print_json(arr);
 	free(t);
 	return 0;
-}
-
-static const char *module_state(uint32_t s)
-{
-	static const char *const names[] = { "live", "coming", "going",
-					     "unformed" };
-	return s < 4 ? names[s] : "?";
 }
 
 static int cmd_lsmod(struct cli *c)
@@ -309,29 +251,21 @@ static int cmd_lsmod(struct cli *c)
 	struct vmi_linux_module *m;
 	size_t n;
 	char name[300];
+	int ret;
 
 	if (vmi_linux_modules(c->lx, &m, &n, c->err, sizeof(c->err)) < 0)
 		return fail(c, "module list");
-	json_t *arr = c->json ? json_array() : NULL;
-	if (!c->json)
-		printf("%-24s %-18s %8s %s\n", "MODULE", "BASE", "SIZE",
-		       "STATE");
-	for (size_t i = 0; i < n; i++) {
-		sanitize(m[i].name, name, sizeof(name));
-		if (c->json)
-			json_array_append_new(arr, json_pack(
-				"{s:s, s:o, s:I, s:s, s:o}", "name", name,
-				"base", jhex(m[i].base),
-				"size", (json_int_t)m[i].size,
-				"state", module_state(m[i].state),
-				"module", jhex(m[i].addr)));
-		else
-			printf("%-24s 0x%-16" PRIx64 " %8u %s\n", name,
-			       m[i].base, m[i].size,
-			       module_state(m[i].state));
+	if (c->json) {
+		ret = print_json(vmi_json_modules(m, n));
+		free(m);
+		return ret;
 	}
-	if (c->json)
-		print_json(arr);
+	printf("%-24s %-18s %8s %s\n", "MODULE", "BASE", "SIZE", "STATE");
+	for (size_t i = 0; i < n; i++) {
+		vmi_sanitize(m[i].name, name, sizeof(name));
+		printf("%-24s 0x%-16" PRIx64 " %8u %s\n", name, m[i].base,
+		       m[i].size, vmi_module_state_name(m[i].state));
+	}
 	free(m);
 	return 0;
 }
@@ -386,22 +320,16 @@ static int cmd_read(struct cli *c, int argc, char **argv)
 		free(buf);
 		return fail(c, "read");
 	}
-	if (c->raw) {
+	int ret = 0;
+	if (c->raw)
 		fwrite(buf, 1, (size_t)n, stdout);
-	} else if (c->json) {
-		char *hex = malloc((size_t)n * 2 + 1);
-		for (ssize_t i = 0; hex && i < n; i++)
-			sprintf(hex + 2 * i, "%02x", buf[i]);
-		if (hex)
-			hex[2 * n] = '\0';
-		print_json(json_pack("{s:o, s:I, s:s}", "addr",
-				     jhex(addr), "len", (json_int_t)n,
-				     "hex", hex ? hex : ""));
-		free(hex);
-	} else {
+	else if (c->json)
+		ret = print_json(vmi_json_read(addr, buf, (size_t)n));
+	else
 		hexdump(addr, buf, (size_t)n);
-	}
 	free(buf);
+	if (ret)
+		return ret;
 	if ((uint64_t)n < len) {
 		fprintf(stderr, "vmi: read: only %zd of %" PRIu64 " bytes: "
 			"0x%" PRIx64 " is not mapped\n", n, len,
@@ -480,43 +408,12 @@ static int cmd_regs(struct cli *c, int argc, char **argv)
 			 ret == -EINVAL ? "no such vCPU" : strerror(-ret));
 		return fail(c, "regs");
 	}
-	struct { const char *n; uint64_t v; uint32_t g; } f[] = {
-		{ "rax", r.rax, VMI_REGS_GPR }, { "rbx", r.rbx, VMI_REGS_GPR },
-		{ "rcx", r.rcx, VMI_REGS_GPR }, { "rdx", r.rdx, VMI_REGS_GPR },
-		{ "rsi", r.rsi, VMI_REGS_GPR }, { "rdi", r.rdi, VMI_REGS_GPR },
-		{ "rsp", r.rsp, VMI_REGS_GPR }, { "rbp", r.rbp, VMI_REGS_GPR },
-		{ "r8", r.r8, VMI_REGS_GPR }, { "r9", r.r9, VMI_REGS_GPR },
-		{ "r10", r.r10, VMI_REGS_GPR }, { "r11", r.r11, VMI_REGS_GPR },
-		{ "r12", r.r12, VMI_REGS_GPR }, { "r13", r.r13, VMI_REGS_GPR },
-		{ "r14", r.r14, VMI_REGS_GPR }, { "r15", r.r15, VMI_REGS_GPR },
-		{ "rip", r.rip, VMI_REGS_GPR },
-		{ "rflags", r.rflags, VMI_REGS_GPR },
-		{ "cr0", r.cr0, VMI_REGS_CR }, { "cr2", r.cr2, VMI_REGS_CR },
-		{ "cr3", r.cr3, VMI_REGS_CR }, { "cr4", r.cr4, VMI_REGS_CR },
-		{ "cs", r.cs, VMI_REGS_SEG }, { "ss", r.ss, VMI_REGS_SEG },
-		{ "ds", r.ds, VMI_REGS_SEG }, { "es", r.es, VMI_REGS_SEG },
-		{ "fs", r.fs, VMI_REGS_SEG }, { "gs", r.gs, VMI_REGS_SEG },
-		{ "fs_base", r.fs_base, VMI_REGS_SEG },
-		{ "gs_base", r.gs_base, VMI_REGS_SEG },
-		{ "gdt_base", r.gdt_base, VMI_REGS_DT },
-		{ "gdt_limit", r.gdt_limit, VMI_REGS_DT },
-		{ "idt_base", r.idt_base, VMI_REGS_DT },
-		{ "idt_limit", r.idt_limit, VMI_REGS_DT },
-	};
-	json_t *o = c->json ? json_object() : NULL;
-	if (o)
-		json_object_set_new(o, "vcpu", json_integer((json_int_t)vcpu));
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (!(r.valid & f[i].g))
-			continue;
-		if (o)
-			json_object_set_new(o, f[i].n,
-					    jhex(f[i].v));
-		else
-			printf("%-9s 0x%016" PRIx64 "\n", f[i].n, f[i].v);
-	}
-	if (o)
-		print_json(o);
+	if (c->json)
+		return print_json(vmi_json_regs((unsigned)vcpu, &r));
+	struct vmi_reg_field f[VMI_REG_FIELDS];
+	size_t nf = vmi_reg_fields(&r, f);
+	for (size_t i = 0; i < nf; i++)
+		printf("%-9s 0x%016" PRIx64 "\n", f[i].name, f[i].value);
 	return 0;
 }
 
@@ -537,11 +434,8 @@ static int cmd_sym(struct cli *c, int argc, char **argv)
 			return fail(c, "sym");
 		}
 		if (c->json)
-			print_json(json_pack("{s:s, s:o, s:I}", "name", name,
-					     "addr", jhex(addr),
-					     "offset", (json_int_t)off));
-		else
-			printf("%s+0x%" PRIx64 "\n", name, off);
+			return print_json(vmi_json_sym_at(name, addr, off));
+		printf("%s+0x%" PRIx64 "\n", name, off);
 		return 0;
 	}
 	if (vmi_linux_symbol(c->lx, argv[0], &addr) < 0) {
@@ -549,10 +443,8 @@ static int cmd_sym(struct cli *c, int argc, char **argv)
 		return fail(c, "sym");
 	}
 	if (c->json)
-		print_json(json_pack("{s:s, s:o}", "name", argv[0], "addr",
-				     jhex(addr)));
-	else
-		printf("0x%016" PRIx64 "\n", addr);
+		return print_json(vmi_json_sym(argv[0], addr));
+	printf("0x%016" PRIx64 "\n", addr);
 	return 0;
 }
 
@@ -567,10 +459,8 @@ static int cmd_lifecycle(struct cli *c, bool pause)
 		return fail(c, pause ? "pause" : "resume");
 	}
 	if (c->json)
-		print_json(json_pack("{s:s}", "state",
-				     pause ? "paused" : "running"));
-	else
-		printf("%s\n", pause ? "paused" : "running");
+		return print_json(vmi_json_state(pause));
+	printf("%s\n", pause ? "paused" : "running");
 	return 0;
 }
 

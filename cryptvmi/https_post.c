@@ -1,0 +1,102 @@
+/* libcurl, used the simple way: one easy handle per request. */
+#include "https_post.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../vmi/vmi_err.h"
+
+struct sink {
+	char *buf;
+	size_t len, max;
+	int overflow;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t add = size * n;
+
+	if (add > s->max - s->len) {
+		s->overflow = 1;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	char *nb = realloc(s->buf, s->len + add + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + s->len, p, add);
+	s->buf = nb;
+	s->len += add;
+	s->buf[s->len] = '\0';
+	return add;
+}
+
+int https_post_json(const char *url, const char *token, const char *ca_file,
+		    const char *body, size_t max_reply, long timeout_ms,
+		    struct https_reply *r, char *err, size_t errlen)
+{
+	struct sink s = { .max = max_reply };
+	struct curl_slist *h = NULL;
+	char auth[512];
+	CURLcode c;
+	int ret = 0;
+	CURL *e;
+
+	memset(r, 0, sizeof(*r));
+	if (token && snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+			      token) >= (int)sizeof(auth))
+		return vmi_err(err, errlen, -EINVAL, "token too long");
+	e = curl_easy_init();
+	if (!e)
+		return vmi_err(err, errlen, -ENOMEM, "curl_easy_init failed");
+	h = curl_slist_append(h, "Content-Type: application/json");
+	if (token)
+		h = curl_slist_append(h, auth);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)strlen(body));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	if (ca_file) {
+		/* That CA only: Debian's libcurl would also trust every CA
+		 * in /etc/ssl/certs. */
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
+	c = curl_easy_perform(e);
+	if (c == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+		r->body = s.buf;
+		r->len = s.len;
+		s.buf = NULL;
+	} else {
+		ret = s.overflow ? -EMSGSIZE :
+		      c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
+		      c == CURLE_COULDNT_CONNECT ? -ECONNREFUSED :
+		      (c == CURLE_SSL_CONNECT_ERROR ||
+		       c == CURLE_PEER_FAILED_VERIFICATION ||
+		       c == CURLE_SSL_CACERT_BADFILE) ? -EPROTO : -EIO;
+		vmi_err(err, errlen, ret, "%s: %s", url,
+			s.overflow ? "reply too large" : curl_easy_strerror(c));
+	}
+	free(s.buf);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	return ret;
+}
+
+void https_reply_free(struct https_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
