@@ -53,7 +53,7 @@ include guests/guests.mk
 LINUX_GUEST_BINS := $(B)/guests/linux/vmitarget
 
 .PHONY: all clean check asan guests
-BENCH_BINS := $(B)/bench/vmi_bench
+BENCH_BINS := $(B)/bench/vmi_bench $(B)/bench/cvmi_bench
 # Keep their objects (make would delete them as intermediates).
 .SECONDARY: $(BENCH_BINS:$(B)/bench/%=$(B)/obj/bench/%.o)
 all: $(PROGS) $(UNIT_BINS) $(GUEST_ELFS) $(LINUX_GUEST_BINS) $(BENCH_BINS)

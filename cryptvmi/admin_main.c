@@ -42,16 +42,24 @@ static void usage(FILE *f)
 		CVMI_NAME_MAX);
 }
 
+/* One line on stderr: our name, the message, then tail. */
+static void vsay(const char *tail, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vsay(const char *tail, const char *fmt, va_list ap)
+{
+	fputs("cryptvmi-admin: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(tail, stderr);
+}
+
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("cryptvmi-admin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
@@ -61,11 +69,9 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("cryptvmi-admin: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(" (see --help)\n", fmt, ap);
 	va_end(ap);
-	fputs(" (see --help)\n", stderr);
 	return 2;
 }
 

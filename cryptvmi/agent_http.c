@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "../vmi/vmi_err.h"
+#include "body_buf.h"
 
 #define MAX_CONNECTIONS 64
 #define CONNECTION_TIMEOUT_S 30
@@ -34,10 +35,8 @@
 /* One request's state, from its first call to its completion. */
 struct req {
 	struct timespec start;
-	char *body;
-	size_t len, cap;
+	struct cvmi_body body;
 	size_t discarded;	/* bytes past the limit */
-	bool too_large;
 };
 
 static int64_t micros_since(const struct timespec *t)
@@ -108,27 +107,12 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status,
 /* Takes upload data into q; false once over the limit. */
 static bool take(struct req *q, const char *data, size_t n)
 {
-	if (q->too_large || n > AGENT_BODY_MAX - q->len) {
-		q->too_large = true;
-		return false;
-	}
-	if (q->len + n > q->cap) {
-		size_t cap = q->cap ? q->cap : 4096;
-		while (cap < q->len + n)
-			cap *= 2;
-		if (cap > AGENT_BODY_MAX)
-			cap = AGENT_BODY_MAX;
-		char *nb = realloc(q->body, cap);
-		if (!nb) {
-			q->too_large = true;
-			return false;
-		}
-		q->body = nb;
-		q->cap = cap;
-	}
-	memcpy(q->body + q->len, data, n);
-	q->len += n;
-	return true;
+	int ret = cvmi_body_add(&q->body, data, n);
+
+	/* One we cannot hold is refused as too large. */
+	if (ret == -ENOMEM)
+		q->body.too_large = true;
+	return !ret;
 }
 
 static enum MHD_Result query(struct agent *a, struct MHD_Connection *c,
@@ -138,8 +122,8 @@ static enum MHD_Result query(struct agent *a, struct MHD_Connection *c,
 	char *reply;
 	int status;
 
-	if (agent_handle_query(a, q->body ? q->body : "", q->len, &reply,
-			       &status, &lg) < 0) {
+	if (agent_handle_query(a, q->body.buf ? q->body.buf : "", q->body.len,
+			       &reply, &status, &lg) < 0) {
 		log_line("POST", "/v1/query", &lg, 500, &q->start);
 		return MHD_NO;
 	}
@@ -168,12 +152,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (!q)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &q->start);
+		q->body.max = AGENT_BODY_MAX;
 		*ctx = q;
 		const char *cl = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > AGENT_BODY_MAX)
-			q->too_large = true;
-		if (!q->too_large)
+			q->body.too_large = true;
+		if (!q->body.too_large)
 			return MHD_YES;	/* the body, if any, comes next */
 	} else if (*upload_size) {
 		/* MHD takes a response only before the body or after all of
@@ -191,7 +176,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	/* Refused from its Content-Length, before the body: MHD closes the
 	 * connection after this answer without reading the body. */
-	if (q->too_large) {
+	if (q->body.too_large) {
 		log_line(lmethod, lurl, NULL, 413, &q->start);
 		return send_error(c, 413, "too_large", "the body is over "
 				  "8 MiB");
@@ -220,7 +205,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	(void)c;
 	(void)why;
 	if (q) {
-		free(q->body);
+		free(q->body.buf);
 		free(q);
 		*ctx = NULL;
 	}

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "agent.h"
 
@@ -16,6 +17,7 @@ struct agent_vm {
 	pthread_mutex_t lock;
 	struct vmi_mem *mem;
 	struct vmi_linux *lx;
+	struct timespec alive_at;	/* last QMP liveness check (QEMU) */
 };
 
 struct agent_instance {

@@ -88,13 +88,29 @@ static bool qemu_alive(struct vmi_mem *m)
 				      sizeof(err)) == 0;
 }
 
+/* A QMP round trip on every query would cost more than a ps walk (and
+ * serialise queries on QEMU's monitor): check at most once a second.
+ * Operations that use QMP (regs, pause, resume) reopen on failure anyway. */
+static bool check_due(struct agent_vm *v)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (t.tv_sec - v->alive_at.tv_sec < 1 &&
+	    (v->alive_at.tv_sec || v->alive_at.tv_nsec))
+		return false;
+	v->alive_at = t;
+	return true;
+}
+
 static int ensure_mem(struct agent_vm *v, const struct agent_source *s,
 		      char *err, size_t errlen)
 {
 	char msg[400];
 	int r;
 
-	if (v->mem && s->kind == AGENT_SRC_QEMU && !qemu_alive(v->mem))
+	if (v->mem && s->kind == AGENT_SRC_QEMU && check_due(v) &&
+	    !qemu_alive(v->mem))
 		drop_all(v);
 	if (v->mem)
 		return 0;

@@ -3,10 +3,12 @@
  * escaped the guest's names already; still, only printable bytes pass. */
 #include "cli_print.h"
 
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../vmi/vmi_hexdump.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -95,23 +97,10 @@ static int print_read(json_t *r, bool raw)
 		}
 		b[i] = (unsigned char)v;
 	}
-	if (raw) {
+	if (raw)
 		fwrite(b, 1, n, stdout);
-	} else {
-		for (size_t i = 0; i < n; i += 16) {
-			printf("%016" PRIx64 " ", addr + i);
-			for (size_t j = 0; j < 16; j++)
-				if (i + j < n)
-					printf(" %02x", b[i + j]);
-				else
-					printf("   ");
-			printf("  |");
-			for (size_t j = 0; j < 16 && i + j < n; j++)
-				putchar(b[i + j] >= 0x20 && b[i + j] < 0x7f ?
-					b[i + j] : '.');
-			printf("|\n");
-		}
-	}
+	else
+		vmi_hexdump(stdout, addr, b, n);
 	free(b);
 	return 0;
 }

@@ -14,39 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "body_buf.h"
 #include "handler.h"
 #include "handler_req.h"
-
-struct sink {
-	char *buf;
-	size_t len, cap;
-	bool too_large;
-};
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct sink *s = arg;
-	size_t n = size * nmemb;
-
-	if (n > CVMI_BODY_MAX - s->len) {
-		s->too_large = true;
-		return 0;	/* curl aborts with CURLE_WRITE_ERROR */
-	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		char *p = realloc(s->buf, cap);
-		if (!p)
-			return 0;
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
-}
 
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -112,7 +82,7 @@ static void set_reason(struct cvmi_fwd *out, const char *text)
 	out->reason[i] = '\0';
 }
 
-static void classify(CURL *c, CURLcode rc, const struct sink *s,
+static void classify(CURL *c, CURLcode rc, const struct cvmi_body *s,
 		     const char *errbuf, struct cvmi_fwd *out)
 {
 	curl_off_t connected = 0;
@@ -139,7 +109,7 @@ void cvmi_forward(const struct cvmi_node_info *node, const char *body,
 {
 	char url[CVMI_URL_MAX + 16], errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL, *h;
-	struct sink s = { 0 };
+	struct cvmi_body s = { .max = CVMI_BODY_MAX };
 	struct timespec t0;
 	size_t ulen = strlen(node->url);
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
@@ -184,7 +154,7 @@ void cvmi_forward(const struct cvmi_node_info *node, const char *body,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cryptvmi-handler");
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cvmi_body_curl_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	if (share)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "body_buf.h"
 #include "handler.h"
 #include "handler_req.h"
 
@@ -48,9 +49,7 @@ enum endpoint { EP_QUERY, EP_HEALTH, EP_METRICS, EP_OTHER };
 struct req {
 	struct timespec t0;
 	enum endpoint ep;
-	char *body;
-	size_t len, cap;
-	bool too_large;
+	struct cvmi_body body;
 	size_t discarded;
 	bool answered;
 	/* For the log: valid names only, else "-". */
@@ -240,13 +239,13 @@ static enum MHD_Result do_query(struct cvmi_handler *h,
 	enum MHD_Result ret;
 	int rc;
 
-	if (r->too_large)
+	if (r->body.too_large)
 		return fail(h, conn, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			    "the body is over the limit", NULL);
-	rc = cvmi_query_parse(r->body ? r->body : "", r->len, &q, err,
-			      sizeof(err));
-	free(r->body);		/* the parsed copy is all we need now */
-	r->body = NULL;
+	rc = cvmi_query_parse(r->body.buf ? r->body.buf : "", r->body.len, &q,
+			      err, sizeof(err));
+	free(r->body.buf);	/* the parsed copy is all we need now */
+	r->body.buf = NULL;
 	if (rc)
 		return fail(h, conn, r, MHD_HTTP_BAD_REQUEST, "bad_request",
 			    err, NULL);
@@ -325,28 +324,16 @@ out:
 /* Takes a piece of the body; past the limit, keeps only the count. */
 static enum MHD_Result take_body(struct req *r, const char *data, size_t n)
 {
-	if (r->too_large || n > CVMI_BODY_MAX - r->len) {
-		if (!r->too_large) {
-			free(r->body);
-			r->body = NULL;
-			r->too_large = true;
-		}
+	int ret = cvmi_body_add(&r->body, data, n);
+
+	if (ret == -ENOMEM)
+		return MHD_NO;
+	if (ret) {
+		free(r->body.buf);
+		r->body.buf = NULL;
 		r->discarded += n;
 		return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
 	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *p = realloc(r->body, cap);
-		if (!p)
-			return MHD_NO;
-		r->body = p;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
 	return MHD_YES;
 }
 
@@ -420,6 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
 		r->ep = endpoint_of(url);
+		r->body.max = CVMI_BODY_MAX;
 		*con_cls = r;
 		return on_headers(h, conn, r, method);
 	}
@@ -441,7 +429,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	(void)conn;
 	(void)toe;
 	if (r) {
-		free(r->body);
+		free(r->body.buf);
 		free(r);
 		*con_cls = NULL;
 	}

@@ -8,37 +8,13 @@
 #include <string.h>
 
 #include "../vmi/vmi_err.h"
-
-struct sink {
-	char *buf;
-	size_t len, max;
-	int overflow;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = size * n;
-
-	if (add > s->max - s->len) {
-		s->overflow = 1;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	char *nb = realloc(s->buf, s->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + s->len, p, add);
-	s->buf = nb;
-	s->len += add;
-	s->buf[s->len] = '\0';
-	return add;
-}
+#include "body_buf.h"
 
 int https_post_json(const char *url, const char *token, const char *ca_file,
 		    const char *body, size_t max_reply, long timeout_ms,
 		    struct https_reply *r, char *err, size_t errlen)
 {
-	struct sink s = { .max = max_reply };
+	struct cvmi_body s = { .max = max_reply };
 	struct curl_slist *h = NULL;
 	char auth[512];
 	CURLcode c;
@@ -61,7 +37,7 @@ int https_post_json(const char *url, const char *token, const char *ca_file,
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 			 (curl_off_t)strlen(body));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cvmi_body_curl_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
@@ -80,14 +56,15 @@ int https_post_json(const char *url, const char *token, const char *ca_file,
 		r->len = s.len;
 		s.buf = NULL;
 	} else {
-		ret = s.overflow ? -EMSGSIZE :
+		ret = s.too_large ? -EMSGSIZE :
 		      c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
 		      c == CURLE_COULDNT_CONNECT ? -ECONNREFUSED :
 		      (c == CURLE_SSL_CONNECT_ERROR ||
 		       c == CURLE_PEER_FAILED_VERIFICATION ||
 		       c == CURLE_SSL_CACERT_BADFILE) ? -EPROTO : -EIO;
 		vmi_err(err, errlen, ret, "%s: %s", url,
-			s.overflow ? "reply too large" : curl_easy_strerror(c));
+			s.too_large ? "reply too large" :
+				      curl_easy_strerror(c));
 	}
 	free(s.buf);
 	curl_slist_free_all(h);

@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "../vmi/vmi_text.h"
+
 #define B64 sodium_base64_VARIANT_ORIGINAL
 #define BOX_OVERHEAD (crypto_box_NONCEBYTES + crypto_box_MACBYTES)
 #define READ_LEN_MAX (1u << 20)
@@ -168,6 +170,28 @@ static int get_header(json_t *o, const char *type, int *version, char *err,
 	return 0;
 }
 
+/* What requests and responses start with: a JSON object of only the n
+ * fields, whose v and type are right. 0 with *root (a new reference), or
+ * -errno. */
+static int load_head(const char *json, size_t len, const char *type,
+		     const char *const *fields, size_t n, json_t **root,
+		     int *version, char *err, size_t errlen)
+{
+	int ret;
+
+	*root = load(json, len, type, err, errlen);
+	if (!*root)
+		return -EPROTO;
+	ret = only_fields(*root, fields, n, type, err, errlen);
+	if (!ret)
+		ret = get_header(*root, type, version, err, errlen);
+	if (ret) {
+		json_decref(*root);
+		*root = NULL;
+	}
+	return ret;
+}
+
 static int get_name(json_t *o, const char *key, const char *what,
 		    char out[CVMI_NAME_MAX + 1], char *err, size_t errlen)
 {
@@ -218,6 +242,26 @@ static int get_ts(json_t *o, const char *what, int64_t *ts, char *err,
 	return 0;
 }
 
+/* An integer member from lo to hi, into *val unless val is NULL. */
+static int get_int(json_t *o, const char *key, const char *what,
+		   json_int_t lo, json_int_t hi, json_int_t *val, char *err,
+		   size_t errlen)
+{
+	int ret = 0;
+	json_t *v = need(o, key, what, &ret, err, errlen);
+
+	if (!v)
+		return ret;
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return cvmi_err(err, errlen, -EPROTO,
+				"%s: %s must be an integer from %lld to %lld",
+				what, key, (long long)lo, (long long)hi);
+	if (val)
+		*val = json_integer_value(v);
+	return 0;
+}
+
 /* "0x" and 1 to 16 hex digits. */
 static bool parse_addr(json_t *v, uint64_t *addr)
 {
@@ -232,18 +276,11 @@ static bool parse_addr(json_t *v, uint64_t *addr)
 		return false;
 	*addr = 0;
 	for (size_t i = 2; i < n; i++) {
-		char c = s[i];
-		unsigned d;
+		int d = vmi_hexval(s[i]);
 
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
+		if (d < 0)
 			return false;
-		*addr = *addr << 4 | d;
+		*addr = *addr << 4 | (unsigned)d;
 	}
 	return true;
 }
@@ -251,7 +288,8 @@ static bool parse_addr(json_t *v, uint64_t *addr)
 static int check_read(json_t *args, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "addr", "len", "pid", "phys" };
-	json_t *addr, *len, *pid, *phys;
+	json_t *addr, *pid, *phys;
+	json_int_t len;
 	uint64_t a;
 	int ret = only_fields(args, keys, 4, "read args", err, errlen);
 
@@ -263,23 +301,20 @@ static int check_read(json_t *args, char *err, size_t errlen)
 	if (!parse_addr(addr, &a))
 		return cvmi_err(err, errlen, -EPROTO,
 				"read args: addr must be a string \"0x\" and 1 to 16 hex digits");
-	len = need(args, "len", "read args", &ret, err, errlen);
-	if (!len)
+	ret = get_int(args, "len", "read args", 1, READ_LEN_MAX, &len, err,
+		      errlen);
+	if (ret)
 		return ret;
-	if (!json_is_integer(len) || json_integer_value(len) < 1 ||
-	    json_integer_value(len) > READ_LEN_MAX)
-		return cvmi_err(err, errlen, -EPROTO,
-				"read args: len must be an integer from 1 to %u",
-				READ_LEN_MAX);
-	if ((uint64_t)json_integer_value(len) - 1 > UINT64_MAX - a)
+	if ((uint64_t)len - 1 > UINT64_MAX - a)
 		return cvmi_err(err, errlen, -EPROTO,
 				"read args: addr + len goes past 2^64");
 	pid = json_object_get(args, "pid");
-	if (pid && (!json_is_integer(pid) || json_integer_value(pid) < 0 ||
-		    json_integer_value(pid) > INT32_MAX))
-		return cvmi_err(err, errlen, -EPROTO,
-				"read args: pid must be an integer from 0 to %d",
-				INT32_MAX);
+	if (pid) {
+		ret = get_int(args, "pid", "read args", 0, INT32_MAX, NULL,
+			      err, errlen);
+		if (ret)
+			return ret;
+	}
 	phys = json_object_get(args, "phys");
 	if (phys && !json_is_boolean(phys))
 		return cvmi_err(err, errlen, -EPROTO,
@@ -293,20 +328,12 @@ static int check_read(json_t *args, char *err, size_t errlen)
 static int check_regs(json_t *args, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "vcpu" };
-	json_t *vcpu;
 	int ret = only_fields(args, keys, 1, "regs args", err, errlen);
 
-	if (ret)
-		return ret;
-	vcpu = need(args, "vcpu", "regs args", &ret, err, errlen);
-	if (!vcpu)
-		return ret;
-	if (!json_is_integer(vcpu) || json_integer_value(vcpu) < 0 ||
-	    json_integer_value(vcpu) > VCPU_MAX)
-		return cvmi_err(err, errlen, -EPROTO,
-				"regs args: vcpu must be an integer from 0 to %d",
-				VCPU_MAX);
-	return 0;
+	if (!ret)
+		ret = get_int(args, "vcpu", "regs args", 0, VCPU_MAX, NULL,
+			      err, errlen);
+	return ret;
 }
 
 static int check_args(const char *op, json_t *args, char *err, size_t errlen)
@@ -334,15 +361,12 @@ int cvmi_request_parse_plain(const char *json, size_t len,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	root = load(json, len, what, err, errlen);
-	if (!root)
-		return -EPROTO;
-	ret = only_fields(root, fields, sizeof(fields) / sizeof(fields[0]),
-			  what, err, errlen);
-	if (!ret)
-		ret = get_header(root, what, &out->version, err, errlen);
-	if (!ret)
-		ret = get_name(root, "tenant", what, out->tenant, err, errlen);
+	ret = load_head(json, len, what, fields,
+			sizeof(fields) / sizeof(fields[0]), &root,
+			&out->version, err, errlen);
+	if (ret)
+		return ret;
+	ret = get_name(root, "tenant", what, out->tenant, err, errlen);
 	if (!ret)
 		ret = get_name(root, "instance", what, out->instance, err,
 			       errlen);
@@ -401,15 +425,12 @@ int cvmi_response_parse_plain(const char *json, size_t len,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	root = load(json, len, what, err, errlen);
-	if (!root)
-		return -EPROTO;
-	ret = only_fields(root, fields, sizeof(fields) / sizeof(fields[0]),
-			  what, err, errlen);
-	if (!ret)
-		ret = get_header(root, what, &out->version, err, errlen);
-	if (!ret)
-		ret = get_id(root, what, out->id, err, errlen);
+	ret = load_head(json, len, what, fields,
+			sizeof(fields) / sizeof(fields[0]), &root,
+			&out->version, err, errlen);
+	if (ret)
+		return ret;
+	ret = get_id(root, what, out->id, err, errlen);
 	if (!ret)
 		ret = get_name(root, "instance", what, out->instance, err,
 			       errlen);
@@ -606,6 +627,86 @@ static int dump(json_t *o, const char *what, char **plain, size_t *len,
 	return 0;
 }
 
+/* Plaintext checkers: the parser the other end runs, result dropped. */
+typedef int check_fn(const char *json, size_t len, char *err,
+		     size_t errlen);
+
+static int check_request(const char *json, size_t len, char *err,
+			 size_t errlen)
+{
+	struct cvmi_request chk;
+	int ret = cvmi_request_parse_plain(json, len, &chk, err, errlen);
+
+	cvmi_request_clear(&chk);
+	return ret;
+}
+
+static int check_response(const char *json, size_t len, char *err,
+			  size_t errlen)
+{
+	struct cvmi_response chk;
+	int ret = cvmi_response_parse_plain(json, len, &chk, err, errlen);
+
+	cvmi_response_clear(&chk);
+	return ret;
+}
+
+/* Serializes o (stolen) and seals it from sk to pk, once check passes:
+ * refuse here what the other end would refuse (bad args, a negative ts),
+ * with the same message. */
+static int dump_seal(json_t *o, const char *what, check_fn *check,
+		     const uint8_t pk[CVMI_KEY_BYTES],
+		     const uint8_t sk[CVMI_KEY_BYTES], char **ct, char *err,
+		     size_t errlen)
+{
+	char *plain = NULL;
+	size_t len = 0;
+	int ret = dump(o, what, &plain, &len, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = check(plain, len, err, errlen);
+	if (!ret)
+		ret = seal(plain, len, pk, sk, ct, err, errlen);
+	else
+		ret = -EINVAL;
+	wipe_free(plain, len);
+	return ret;
+}
+
+/* A plaintext parser, into a struct cvmi_request or cvmi_response. */
+typedef int parse_fn(const char *json, size_t len, void *out, char *err,
+		     size_t errlen);
+
+/* Opens ct from pk with sk and parses the plaintext into out; the
+ * plaintext is wiped either way. */
+static int open_parse(const char *ct, const uint8_t pk[CVMI_KEY_BYTES],
+		      const uint8_t sk[CVMI_KEY_BYTES], parse_fn *parse,
+		      void *out, char *err, size_t errlen)
+{
+	char *plain;
+	size_t len;
+	int ret = unseal(ct, pk, sk, &plain, &len, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = parse(plain, len, out, err, errlen);
+	wipe_free(plain, len);
+	return ret;
+}
+
+static int parse_request(const char *json, size_t len, void *out, char *err,
+			 size_t errlen)
+{
+	return cvmi_request_parse_plain(json, len, out, err, errlen);
+}
+
+static int parse_response(const char *json, size_t len, void *out,
+			  char *err, size_t errlen)
+{
+	return cvmi_response_parse_plain(json, len, out, err, errlen);
+}
+
 int cvmi_request_seal(const char *tenant, const char *instance,
 		      const char *op, json_t *args, int64_t now,
 		      const uint8_t agent_pk[CVMI_KEY_BYTES],
@@ -615,9 +716,6 @@ int cvmi_request_seal(const char *tenant, const char *instance,
 {
 	uint8_t rnd[ID_BYTES];
 	char id[CVMI_ID_HEX + 1];
-	struct cvmi_request chk;
-	char *plain = NULL;
-	size_t len = 0;
 	json_t *o;
 	int ret;
 
@@ -639,18 +737,8 @@ int cvmi_request_seal(const char *tenant, const char *instance,
 		      "instance", instance, "id", id, "ts", (json_int_t)now,
 		      "op", op, "args",
 		      args ? json_incref(args) : json_object());
-	ret = dump(o, "request", &plain, &len, err, errlen);
-	if (ret)
-		return ret;
-	/* Refuse here what the agent would refuse (bad args, a negative
-	 * ts), with the same message. */
-	ret = cvmi_request_parse_plain(plain, len, &chk, err, errlen);
-	cvmi_request_clear(&chk);
-	if (!ret)
-		ret = seal(plain, len, agent_pk, tenant_sk, ct, err, errlen);
-	else
-		ret = -EINVAL;
-	wipe_free(plain, len);
+	ret = dump_seal(o, "request", check_request, agent_pk, tenant_sk, ct,
+			err, errlen);
 	if (!ret)
 		memcpy(id_out, id, sizeof(id));
 	return ret;
@@ -662,16 +750,11 @@ int cvmi_request_open(const char *ct, const char *outer_tenant,
 		      const uint8_t agent_sk[CVMI_KEY_BYTES],
 		      struct cvmi_request *req, char *err, size_t errlen)
 {
-	char *plain;
-	size_t len;
 	int ret;
 
 	memset(req, 0, sizeof(*req));
-	ret = unseal(ct, tenant_pk, agent_sk, &plain, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = cvmi_request_parse_plain(plain, len, req, err, errlen);
-	wipe_free(plain, len);
+	ret = open_parse(ct, tenant_pk, agent_sk, parse_request, req, err,
+			 errlen);
 	if (ret)
 		return ret;
 	/* What the handler says in the clear must be what the tenant
@@ -695,11 +778,7 @@ int cvmi_response_seal(const struct cvmi_request *req, json_t *result,
 		       const uint8_t agent_sk[CVMI_KEY_BYTES], char **ct,
 		       char *err, size_t errlen)
 {
-	struct cvmi_response chk;
-	char *plain = NULL;
-	size_t len = 0;
 	json_t *o;
-	int ret;
 
 	*ct = NULL;
 	if (!req || !cvmi_valid_id(req->id) ||
@@ -722,17 +801,8 @@ int cvmi_response_seal(const struct cvmi_request *req, json_t *result,
 			      CVMI_VERSION, "type", "response", "id", req->id,
 			      "instance", req->instance, "ts",
 			      (json_int_t)now, "ok", 0, "error", error);
-	ret = dump(o, "response", &plain, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = cvmi_response_parse_plain(plain, len, &chk, err, errlen);
-	cvmi_response_clear(&chk);
-	if (!ret)
-		ret = seal(plain, len, tenant_pk, agent_sk, ct, err, errlen);
-	else
-		ret = -EINVAL;
-	wipe_free(plain, len);
-	return ret;
+	return dump_seal(o, "response", check_response, tenant_pk, agent_sk,
+			 ct, err, errlen);
 }
 
 int cvmi_response_open(const char *ct, const char *id, const char *instance,
@@ -742,17 +812,12 @@ int cvmi_response_open(const char *ct, const char *id, const char *instance,
 		       size_t errlen)
 {
 	struct cvmi_response resp;
-	char *plain;
-	size_t len;
 	int ret;
 
 	*result = NULL;
 	*agent_error = NULL;
-	ret = unseal(ct, agent_pk, tenant_sk, &plain, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = cvmi_response_parse_plain(plain, len, &resp, err, errlen);
-	wipe_free(plain, len);
+	ret = open_parse(ct, agent_pk, tenant_sk, parse_response, &resp, err,
+			 errlen);
 	if (ret)
 		return ret;
 	/* Only the answer to this request, from this instance: the handler

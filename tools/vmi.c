@@ -19,6 +19,7 @@
 #include "../vmi/mem_file.h"
 #include "../vmi/mem_qemu.h"
 #include "../vmi/mem_vsbd.h"
+#include "../vmi/vmi_hexdump.h"
 #include "../vmi/vmi_json.h"
 
 #define EXIT_FAIL 1
@@ -270,24 +271,6 @@ static int cmd_lsmod(struct cli *c)
 	return 0;
 }
 
-static void hexdump(uint64_t addr, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i += 16) {
-		printf("%016" PRIx64 " ", addr + i);
-		for (size_t j = 0; j < 16; j++) {
-			if (i + j < n)
-				printf(" %02x", b[i + j]);
-			else
-				printf("   ");
-		}
-		printf("  |");
-		for (size_t j = 0; j < 16 && i + j < n; j++)
-			putchar(b[i + j] >= 0x20 && b[i + j] < 0x7f ?
-				b[i + j] : '.');
-		printf("|\n");
-	}
-}
-
 static bool needs_linux(const struct cli *c)
 {
 	return !c->phys;
@@ -326,7 +309,7 @@ static int cmd_read(struct cli *c, int argc, char **argv)
 	else if (c->json)
 		ret = print_json(vmi_json_read(addr, buf, (size_t)n));
 	else
-		hexdump(addr, buf, (size_t)n);
+		vmi_hexdump(stdout, addr, buf, (size_t)n);
 	free(buf);
 	if (ret)
 		return ret;

@@ -156,9 +156,13 @@ int vmi_linux_kva_to_pa(struct vmi_linux *l, uint64_t va, uint64_t *pa,
 	return 0;
 }
 
-static int root_of(struct vmi_linux *l, int32_t pid, uint64_t *root,
-		   char *err, size_t errlen)
+/* The page-table root of pid (< 0: the kernel's), for a walk of a live
+ * guest's current page tables, not ones cached earlier. */
+static int fresh_root(struct vmi_linux *l, int32_t pid, uint64_t *root,
+		      char *err, size_t errlen)
 {
+	if (vmi_mem_is_live(l->mem))
+		vmi_x86_invalidate(&l->pt);
 	if (pid < 0) {
 		*root = l->info.kernel_root;
 		return 0;
@@ -170,11 +174,8 @@ ssize_t vmi_linux_read_va(struct vmi_linux *l, int32_t pid, uint64_t va,
 			  void *buf, size_t len, char *err, size_t errlen)
 {
 	uint64_t root;
-	int r;
+	int r = fresh_root(l, pid, &root, err, errlen);
 
-	if (vmi_mem_is_live(l->mem))
-		vmi_x86_invalidate(&l->pt);
-	r = root_of(l, pid, &root, err, errlen);
 	if (r < 0)
 		return r;
 	ssize_t n = vmi_read_va(&l->pt, root, va, buf, len);
@@ -192,11 +193,8 @@ ssize_t vmi_linux_write_va(struct vmi_linux *l, int32_t pid, uint64_t va,
 	const uint8_t *p = buf;
 	uint64_t root, pa;
 	size_t done = 0;
-	int r;
+	int r = fresh_root(l, pid, &root, err, errlen);
 
-	if (vmi_mem_is_live(l->mem))
-		vmi_x86_invalidate(&l->pt);
-	r = root_of(l, pid, &root, err, errlen);
 	if (r < 0)
 		return r;
 	while (done < len) {

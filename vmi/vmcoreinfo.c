@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vmi_err.h"
+#include "vmi_text.h"
 
 #define VCI_MAX_FIELD 255
 #define VCI_MAX_LINES 4096
@@ -140,17 +141,9 @@ const char *vmi_vmcoreinfo_get(const struct vmi_vmcoreinfo *v,
 
 static int digit(char c, unsigned base)
 {
-	unsigned d;
+	int d = vmi_hexval(c);
 
-	if (c >= '0' && c <= '9')
-		d = (unsigned)(c - '0');
-	else if (c >= 'a' && c <= 'f')
-		d = (unsigned)(c - 'a' + 10);
-	else if (c >= 'A' && c <= 'F')
-		d = (unsigned)(c - 'A' + 10);
-	else
-		return -1;
-	return d < base ? (int)d : -1;
+	return d >= 0 && (unsigned)d < base ? d : -1;
 }
 
 int vmi_vmcoreinfo_u64(const struct vmi_vmcoreinfo *v, const char *key,

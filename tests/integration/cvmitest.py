@@ -5,6 +5,7 @@ handler receives and sends, and can tamper with, replay or swap them (the
 operator controls the handler, so everything the tap does the handler
 could do)."""
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -38,15 +39,16 @@ def run(*cmd, check=True, **kw):
 
 
 class Pki:
-    """A test CA and certificates for 127.0.0.1 signed by it."""
+    """A test CA and certificates for 127.0.0.1 signed by it. name: the
+    CA's files in d (several CAs can share d), cn: its certificate's."""
 
-    def __init__(self, d):
+    def __init__(self, d, name="ca", cn="cryptvmi test CA"):
         self.d = d
-        self.ca_key = os.path.join(d, "ca.key")
-        self.ca = os.path.join(d, "ca.pem")
-        tmpl = os.path.join(d, "ca.tmpl")
+        self.ca_key = os.path.join(d, name + ".key")
+        self.ca = os.path.join(d, name + ".pem")
+        tmpl = os.path.join(d, name + ".tmpl")
         with open(tmpl, "w") as f:
-            f.write('cn = "cryptvmi test CA"\nca\ncert_signing_key\n'
+            f.write(f'cn = "{cn}"\nca\ncert_signing_key\n'
                     'expiration_days = 2\n')
         run("certtool", "--generate-privkey", "--key-type", "ecdsa",
             "--outfile", self.ca_key)
@@ -69,12 +71,16 @@ class Pki:
         return crt, key
 
 
+def _check_alive(proc, what):
+    if proc.poll() is not None:
+        raise RuntimeError(f"{what} exited {proc.returncode}: "
+                           + open(proc.args_log).read()[-2000:])
+
+
 def wait_port(port, proc, what, timeout=20):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited {proc.returncode}: "
-                               + open(proc.args_log).read()[-2000:])
+        _check_alive(proc, what)
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return
@@ -83,17 +89,42 @@ def wait_port(port, proc, what, timeout=20):
     raise TimeoutError(f"{what} never listened on {port}")
 
 
-class Service:
-    """A server process with its stderr in a log file."""
+def wait_listening(log, proc, what, timeout=20):
+    """The port a server given --listen 127.0.0.1:0 says in log that it
+    bound ("listening on 127.0.0.1:PORT")."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        _check_alive(proc, what)
+        if os.path.exists(log):
+            with open(log, errors="replace") as f:
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
+            if m:
+                return int(m.group(1))
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} never said where it listens")
 
-    def __init__(self, cmd, log, what, port):
+
+class Service:
+    """A server process with its stdout and stderr in a log file. Without
+    a port it binds one itself (--listen 127.0.0.1:0) and says which in
+    listen_log (default: that log)."""
+
+    def __init__(self, cmd, log, what, port=None, listen_log=None):
         self.log = log
-        self.port = port
-        f = open(log, "w")
-        self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+        self._f = open(log, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self._f,
+                                     stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self.proc.args_log = log
-        wait_port(port, self.proc, what)
+        try:
+            if port is None:
+                port = wait_listening(listen_log or log, self.proc, what)
+            else:
+                wait_port(port, self.proc, what)
+        except Exception:
+            self.stop()
+            raise
+        self.port = port
 
     def stop(self):
         if self.proc.poll() is None:
@@ -103,6 +134,7 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._f.close()
 
     def text(self):
         with open(self.log, errors="replace") as f:

@@ -20,7 +20,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vsbtest import Skip, run_all, test  # noqa: E402
-from vmitest import LinuxGuest  # noqa: E402
+from vmitest import LinuxGuest, ps_map, stable_compare  # noqa: E402
 import cvmitest as cv  # noqa: E402
 
 S = None
@@ -135,34 +135,9 @@ def setup():
     return S
 
 
-def guest_ps(g):
-    out = {}
-    for l in g.run("ps -o pid,ppid,comm")[1:]:
-        pid, ppid, comm = l.split(None, 2)
-        if comm != "ps":
-            out[int(pid)] = (int(ppid), comm)
-    return out
-
-
-def same_name(guest_name, ours):
-    return guest_name == ours or (ours.startswith("kworker/") and
-                                  guest_name.startswith(ours + "-"))
-
-
 def compare(tenant, inst, g):
-    for _ in range(4):
-        before = guest_ps(g)
-        ours = {p["pid"]: (p["ppid"], p["comm"])
-                for p in tenant.json("ps", inst)}
-        after = guest_ps(g)
-        if before == after:
-            assert ours.keys() == before.keys(), (
-                set(ours) ^ set(before))
-            for p, (ppid, name) in before.items():
-                assert ours[p][0] == ppid and same_name(name, ours[p][1]), \
-                    (p, ours[p], (ppid, name))
-            return ours
-    raise AssertionError("the guest's process list never held still")
+    """The tenant's `cryptvmi ps` of inst against g's own ps."""
+    return stable_compare(g, lambda: ps_map(tenant.json("ps", inst)))
 
 
 @test

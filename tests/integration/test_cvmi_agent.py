@@ -18,10 +18,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsbtest import BUILD, Skip, run_all, test  # noqa: E402
+from cvmitest import Pki, Service, run  # noqa: E402
 
 AGENT = os.path.join(BUILD, "cryptvmi-agent")
 
@@ -35,21 +35,12 @@ def agent(d, *args):
 
 
 def certs(d):
-    """A self-signed certificate for 127.0.0.1 and its key."""
+    """A test CA in d and the agent's certificate for 127.0.0.1 from it:
+    (CA file, certificate, key)."""
     if not shutil.which("certtool"):
         raise Skip("no certtool (gnutls-bin)")
-    key, crt, tmpl = (os.path.join(d, n) for n in
-                      ("tls.key", "tls.pem", "tls.tmpl"))
-    with open(tmpl, "w") as f:
-        f.write('cn = "127.0.0.1"\nip_address = "127.0.0.1"\nca\n'
-                'tls_www_server\nsigning_key\nencryption_key\n'
-                'expiration_days = 2\n')
-    subprocess.run(["certtool", "--generate-privkey", "--key-type", "ecdsa",
-                    "--outfile", key], check=True, capture_output=True)
-    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey",
-                    key, "--template", tmpl, "--outfile", crt], check=True,
-                   capture_output=True)
-    return crt, key
+    pki = Pki(d)
+    return (pki.ca,) + pki.cert("agent")
 
 
 class Served:
@@ -61,7 +52,7 @@ class Served:
             raise Skip("no curl")
         self.tmp = tempfile.mkdtemp(prefix="cvmi-agent-")
         self.st = os.path.join(self.tmp, "st")
-        self.cert, self.key = certs(self.tmp)
+        self.ca, self.cert, self.key = certs(self.tmp)
         for cmd in (["keygen"],):
             r = agent(self.st, *cmd)
             assert r.returncode == 0, r
@@ -77,33 +68,24 @@ class Served:
         r = agent(self.st, "add-instance", "web1", "alice", "vm-web1",
                   f"ram:{ram}:pc")
         assert r.returncode == 0, r
-        self.log = os.path.join(self.tmp, "agent.log")
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(
-            [AGENT, "--dir", self.st, "serve", "--listen", "127.0.0.1:0",
-             "--cert", self.cert, "--key", self.key],
-            stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=subprocess.STDOUT)
-        end = time.monotonic() + 20
-        self.port = None
-        while self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.text())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None or time.monotonic() > end:
-                self.close()
-                raise AssertionError("agent did not start: " + self.text())
-            else:
-                time.sleep(0.05)
+        try:
+            self.svc = Service([AGENT, "--dir", self.st, "serve", "--listen",
+                                "127.0.0.1:0", "--cert", self.cert, "--key",
+                                self.key],
+                               os.path.join(self.tmp, "agent.log"), "agent")
+        except Exception:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.proc = self.svc.proc
+        self.port = self.svc.port
         self.url = f"https://127.0.0.1:{self.port}"
 
     def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
+        return self.svc.text()
 
     def curl(self, path, body=None, method=None, extra=()):
         """(status, parsed JSON body or raw text) through real TLS."""
-        cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.cert,
+        cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca,
                "-o", "-", "-w", "\n%{http_code}"]
         if body is not None:
             bf = os.path.join(self.tmp, f"body-{threading.get_ident()}")
@@ -128,14 +110,7 @@ class Served:
         assert "runtime error" not in log and "Sanitizer" not in log, log
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
+        self.svc.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -236,7 +211,7 @@ def serve_refuses_bad_listen_and_certificates():
     with tempfile.TemporaryDirectory() as t:
         st = os.path.join(t, "st")
         assert agent(st, "keygen").returncode == 0
-        crt, key = certs(t)
+        _, crt, key = certs(t)
         for listen in ("127.0.0.1", "127.0.0.1:99999", "localhost:1",
                        ":80", "127.0.0.1:-1"):
             r = agent(st, "serve", "--listen", listen, "--cert", crt,
@@ -253,9 +228,8 @@ def serve_refuses_bad_listen_and_certificates():
         assert r.returncode == 1 and "not PEM" in r.stderr, r
         # A key that is not the certificate's.
         other = os.path.join(t, "other.key")
-        subprocess.run(["certtool", "--generate-privkey", "--key-type",
-                        "ecdsa", "--outfile", other], check=True,
-                       capture_output=True)
+        run("certtool", "--generate-privkey", "--key-type", "ecdsa",
+            "--outfile", other)
         r = agent(st, "serve", "--listen", "127.0.0.1:0", "--cert", crt,
                   "--key", other)
         assert r.returncode == 1 and "not a PEM pair" in r.stderr, r
@@ -343,7 +317,7 @@ def tls_is_required_and_verified():
                             s.url + "/v1/health"], capture_output=True)
         assert r.returncode != 0, r
         # Python's TLS client: TLS 1.2 or better.
-        ctx = ssl.create_default_context(cafile=s.cert)
+        ctx = ssl.create_default_context(cafile=s.ca)
         with socket.create_connection(("127.0.0.1", s.port), 5) as raw:
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
                 assert tls.version() in ("TLSv1.2", "TLSv1.3"), tls.version()
@@ -361,7 +335,7 @@ def keeps_serving_idle_and_concurrent_clients():
         # block others.
         idle = [socket.create_connection(("127.0.0.1", s.port), 5)
                 for _ in range(8)]
-        ctx = ssl.create_default_context(cafile=s.cert)
+        ctx = ssl.create_default_context(cafile=s.ca)
         tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port),
                                                        5),
                               server_hostname="127.0.0.1")

@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vsbtest import BUILD, Skip, run_all, test  # noqa: E402
+from cvmitest import Pki, Service, free_port, run  # noqa: E402
 
 HANDLER = os.path.join(BUILD, "cryptvmi-handler")
 ADMIN = os.path.join(BUILD, "cryptvmi-admin")
@@ -31,37 +32,8 @@ AGENT_TIMEOUT_MS = 1000
 
 
 def sh(*cmd, **kw):
-    return subprocess.run(list(cmd), capture_output=True, text=True, **kw)
-
-
-def make_ca(d, name):
-    key, pem = f"{d}/{name}.key", f"{d}/{name}.pem"
-    tmpl = f"{d}/{name}.tmpl"
-    with open(tmpl, "w") as f:
-        f.write(f'cn = "{name}"\nca\ncert_signing_key\nexpiration_days = 2\n')
-    for cmd in (["certtool", "--generate-privkey", "--key-type=ecdsa",
-                 "--outfile", key],
-                ["certtool", "--generate-self-signed", "--load-privkey", key,
-                 "--template", tmpl, "--outfile", pem]):
-        r = sh(*cmd)
-        assert r.returncode == 0, r.stderr
-    return key, pem
-
-
-def make_server_cert(d, name, ca):
-    key, pem = f"{d}/{name}.key", f"{d}/{name}.pem"
-    tmpl = f"{d}/{name}.tmpl"
-    with open(tmpl, "w") as f:
-        f.write('cn = "127.0.0.1"\nip_address = "127.0.0.1"\n'
-                "tls_www_server\nsigning_key\nexpiration_days = 2\n")
-    for cmd in (["certtool", "--generate-privkey", "--key-type=ecdsa",
-                 "--outfile", key],
-                ["certtool", "--generate-certificate", "--load-privkey", key,
-                 "--load-ca-certificate", ca[1], "--load-ca-privkey", ca[0],
-                 "--template", tmpl, "--outfile", pem]):
-        r = sh(*cmd)
-        assert r.returncode == 0, r.stderr
-    return pem, key
+    """A command whose failure the test checks itself."""
+    return run(*cmd, check=False, **kw)
 
 
 class FakeAgent:
@@ -129,14 +101,6 @@ class FakeAgent:
         self.srv.server_close()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def ct():
     """A fresh, recognisable ciphertext (the handler only sees base64)."""
     return base64.b64encode(secrets.token_bytes(48)).decode()
@@ -151,12 +115,12 @@ class World:
             raise Skip("cryptvmi-handler/admin not built")
         self.d = tempfile.mkdtemp(prefix="cvmi-handler-")
         d = self.d
-        self.handler_ca = make_ca(d, "handler-ca")
-        self.agent_ca = make_ca(d, "agent-ca")
-        self.rogue_ca = make_ca(d, "rogue-ca")
-        self.cert, self.key = make_server_cert(d, "handler", self.handler_ca)
-        acert = make_server_cert(d, "agent", self.agent_ca)
-        rcert = make_server_cert(d, "rogue", self.rogue_ca)
+        self.handler_ca = Pki(d, "handler-ca", "handler-ca")
+        self.agent_ca = Pki(d, "agent-ca", "agent-ca")
+        self.rogue_ca = Pki(d, "rogue-ca", "rogue-ca")
+        self.cert, self.key = self.handler_ca.cert("handler")
+        acert = self.agent_ca.cert("agent")
+        rcert = self.rogue_ca.cert("rogue")
         self.agent = FakeAgent(*acert)
         self.slow = FakeAgent(*acert, delay=AGENT_TIMEOUT_MS / 1000 + 1.5)
         self.rogue = FakeAgent(*rcert)
@@ -170,7 +134,7 @@ class World:
                  "rogue": self.rogue.port, "down": free_port()}
         for n, port in nodes.items():
             self.admin_ok("add-node", n, f"https://127.0.0.1:{port}",
-                          "--ca", self.agent_ca[1])
+                          "--ca", self.agent_ca.ca)
         # The real agent, but checked against the system's CAs only.
         self.admin_ok("add-node", "sysca", f"https://127.0.0.1:{self.agent.port}")
         for inst, tenant, node, vm in (
@@ -188,23 +152,15 @@ class World:
         self.start_handler()
 
     def start_handler(self):
-        self.proc = subprocess.Popen(
+        # Its own log (--log) says where it listens; the rest of its
+        # output goes to handler.out.
+        self.svc = Service(
             [HANDLER, "--db", self.db, "--listen", "127.0.0.1:0",
              "--cert", self.cert, "--key", self.key,
              "--agent-timeout", str(AGENT_TIMEOUT_MS), "--log", self.log],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("handler exited: " +
-                                     self.proc.stderr.read())
-            if os.path.exists(self.log):
-                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(self.log).read())
-                if m:
-                    self.port = int(m.group(1))
-                    return
-            time.sleep(0.02)
-        raise AssertionError("handler never said where it listens")
+            f"{self.d}/handler.out", "handler", listen_log=self.log)
+        self.proc = self.svc.proc
+        self.port = self.svc.port
 
     def admin(self, *args):
         return sh(ADMIN, "--db", self.db, *args)
@@ -222,7 +178,7 @@ class World:
         # Files of their own: tests run queries from several threads.
         fd, out = tempfile.mkstemp(dir=self.d, prefix="out-")
         os.close(fd)
-        cmd = ["curl", "-sS", "--cacert", self.handler_ca[1], "-o", out,
+        cmd = ["curl", "-sS", "--cacert", self.handler_ca.ca, "-o", out,
                "-w", "%{http_code}", "--max-time", "30"] + list(extra)
         if token is not None:
             cmd += ["-H", f"Authorization: Bearer {token}"]
@@ -271,9 +227,7 @@ class World:
         assert st == 200 and json.loads(body) == {"status": "ok"}, (st, body)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        self.svc.stop()
         for a in (self.agent, self.slow, self.rogue):
             a.close()
         shutil.rmtree(self.d, ignore_errors=True)
@@ -424,7 +378,7 @@ def idle_and_concurrent_connections():
     w = world()
     # Idle TCP and half-done TLS connections hold no one else up.
     idle = [socket.create_connection(("127.0.0.1", w.port)) for _ in range(4)]
-    ctx = ssl.create_default_context(cafile=w.handler_ca[1])
+    ctx = ssl.create_default_context(cafile=w.handler_ca.ca)
     tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", w.port)),
                           server_hostname="127.0.0.1")
     tls.sendall(b"POST /v1/query HTTP/1.1\r\nHost: x\r\n"
@@ -599,7 +553,7 @@ def slow_agent_does_not_block_others():
         f.write(json.dumps({"v": 1, "tenant": "alice", "instance": "sleepy",
                             "ciphertext": c}))
     slow = subprocess.Popen(
-        ["curl", "-sS", "--cacert", w.handler_ca[1], "-o", out, "-w",
+        ["curl", "-sS", "--cacert", w.handler_ca.ca, "-o", out, "-w",
          "%{http_code}", "-H", f"Authorization: Bearer {w.tokens['alice']}",
          "--data-binary", f"@{w.d}/slow-body", w.url("/v1/query")],
         stdout=subprocess.PIPE)

@@ -12,7 +12,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vsbtest import CACHE, run_all, test  # noqa: E402
-from vmitest import VMI, LinuxGuest  # noqa: E402
+import vmitest  # noqa: E402
+from vmitest import VMI, LinuxGuest, ps_map  # noqa: E402
 
 G = None
 TARGETS = {}  # name -> (pid, addr, secret)
@@ -37,52 +38,18 @@ def guest():
     return G
 
 
-def guest_ps(g):
-    """pid -> (ppid, comm) from the guest's own ps, without ps itself."""
-    out = {}
-    for l in g.run("ps -o pid,ppid,comm")[1:]:
-        pid, ppid, comm = l.split(None, 2)
-        if comm != "ps":
-            out[int(pid)] = (int(ppid), comm)
-    return out
-
-
 def H(x):
     """vmi's JSON gives addresses as "0x..." strings."""
     return int(x, 16)
 
 
 def vmi_ps(g, *extra):
-    return {p["pid"]: (p["ppid"], p["comm"]) for p in g.vmi(*extra, "ps")}
-
-
-def same_name(guest_name, ours):
-    """/proc shows a kernel worker's comm with the workqueue it serves
-    appended (kworker/0:1-events, cut at 15 bytes); task_struct.comm,
-    which vmi reads, has only the worker's own name."""
-    return guest_name == ours or (ours.startswith("kworker/") and
-                                  guest_name.startswith(ours + "-"))
-
-
-def same_list(guest_list, ours):
-    return guest_list.keys() == ours.keys() and all(
-        guest_list[p][0] == ours[p][0] and same_name(guest_list[p][1], ours[p][1])
-        for p in ours)
+    return ps_map(g.vmi(*extra, "ps"))
 
 
 def stable_compare(g, *extra):
-    """vmi's list between two identical guest snapshots must equal them
-    (kernel workers come and go, so a changing guest is retried)."""
-    for _ in range(4):
-        before = guest_ps(g)
-        ours = vmi_ps(g, *extra)
-        after = guest_ps(g)
-        if before == after:
-            assert same_list(before, ours), (
-                f"vmi only: {sorted(set(ours.items()) - set(before.items()))}; "
-                f"guest only: {sorted(set(before.items()) - set(ours.items()))}")
-            return ours
-    raise AssertionError("the guest's process list never held still")
+    """`vmi ps` (with extra options) against the guest's own ps."""
+    return vmitest.stable_compare(g, lambda: vmi_ps(g, *extra))
 
 
 @test
@@ -266,9 +233,7 @@ def the_same_on_a_core_dumped_by_qemu():
         q.cmd("dump-guest-memory", paging=False, protocol="file:" + core)
         src = ["--core", core]
         assert vmi_ps(g, *[]) == live
-        ours = {p["pid"]: (p["ppid"], p["comm"])
-                for p in g.vmi("ps", source=src)}
-        assert ours == live
+        assert ps_map(g.vmi("ps", source=src)) == live
         assert g.vmi("lsmod", source=src) == g.vmi("lsmod")
         info = g.vmi("info", source=src)
         assert info["kaslr_offset"] == g.vmi("info")["kaslr_offset"]

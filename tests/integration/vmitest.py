@@ -190,8 +190,54 @@ class LinuxGuest:
     def qmp(self):
         return Qmp(self.qmp_test_path)
 
+    def ps(self):
+        """pid -> (ppid, comm) from the guest's own ps, without ps itself."""
+        out = {}
+        for l in self.run("ps -o pid,ppid,comm")[1:]:
+            pid, ppid, comm = l.split(None, 2)
+            if comm != "ps":
+                out[int(pid)] = (int(ppid), comm)
+        return out
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ps_map(rows):
+    """pid -> (ppid, comm) from the rows of `ps` in JSON (vmi --json, or
+    the CryptVMI agent's result)."""
+    return {p["pid"]: (p["ppid"], p["comm"]) for p in rows}
+
+
+def same_name(guest_name, ours):
+    """/proc shows a kernel worker's comm with the workqueue it serves
+    appended (kworker/0:1-events, cut at 15 bytes); task_struct.comm,
+    which vmi reads, has only the worker's own name."""
+    return guest_name == ours or (ours.startswith("kworker/") and
+                                  guest_name.startswith(ours + "-"))
+
+
+def same_list(guest_list, ours):
+    return guest_list.keys() == ours.keys() and all(
+        guest_list[p][0] == ours[p][0] and same_name(guest_list[p][1], ours[p][1])
+        for p in ours)
+
+
+def stable_compare(g, list_ours):
+    """list_ours() (pid -> (ppid, comm) as introspection sees g), taken
+    between two identical snapshots of the guest's own ps, must equal
+    them; kernel workers come and go, so a changing guest is retried.
+    Returns it."""
+    for _ in range(4):
+        before = g.ps()
+        ours = list_ours()
+        after = g.ps()
+        if before == after:
+            assert same_list(before, ours), (
+                f"ours only: {sorted(set(ours.items()) - set(before.items()))}; "
+                f"guest only: {sorted(set(before.items()) - set(ours.items()))}")
+            return ours
+    raise AssertionError("the guest's process list never held still")

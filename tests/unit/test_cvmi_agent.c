@@ -272,23 +272,61 @@ static json_t *read_args(const char *addr, int len, bool phys)
 	return a;
 }
 
-/* Runs op as alice on web1 and opens the answer. */
-static void alice_op(const char *op, json_t *args, json_t **result,
-		     char **error)
+/* A read of the marker address assert_no_leak looks for. */
+static char *sealed_marker(const char *tenant, const char *instance,
+			   int64_t ts, const struct cvmi_keypair *kp,
+			   char id[CVMI_ID_HEX + 1])
 {
-	char id[CVMI_ID_HEX + 1];
-	char *ct = sealed("alice", "web1", op, args, time(NULL), &F.alice, id);
-	char *body = outer("alice", "web1", "vm-web1", ct);
+	return sealed(tenant, instance, "read",
+		      read_args("0x1badc0de", 16, true), ts, kp, id);
+}
+
+/* Sends ct under the outer labels and expects status: with code, a
+ * refusal with that code; with id, one that leaks nothing of the
+ * request. */
+static void send_expect(const char *tenant, const char *instance,
+			const char *vm, const char *ct, int status,
+			const char *code, const char *id)
+{
+	char *body = outer(tenant, instance, vm, ct);
 	struct answer an;
 
 	ask(body, &an);
-	open_answer(&an, id, "web1", &F.alice, result, error);
+	if (code)
+		assert_refused(&an, status, code);
+	else
+		assert_int_equal(an.status, status);
+	if (id)
+		assert_no_leak(&an, id);
+	answer_free(&an);
+	free(body);
+}
+
+/* Runs op as alice on instance (VM vm) and opens the answer. */
+static void alice_op_on(const char *instance, const char *vm,
+			const char *op, json_t *args, json_t **result,
+			char **error)
+{
+	char id[CVMI_ID_HEX + 1];
+	char *ct = sealed("alice", instance, op, args, time(NULL), &F.alice,
+			  id);
+	char *body = outer("alice", instance, vm, ct);
+	struct answer an;
+
+	ask(body, &an);
+	open_answer(&an, id, instance, &F.alice, result, error);
 	assert_string_equal(an.log.tenant, "alice");
-	assert_string_equal(an.log.instance, "web1");
+	assert_string_equal(an.log.instance, instance);
 	assert_string_equal(an.log.op, op);
 	answer_free(&an);
 	free(body);
 	free(ct);
+}
+
+static void alice_op(const char *op, json_t *args, json_t **result,
+		     char **error)
+{
+	alice_op_on("web1", "vm-web1", op, args, result, error);
 }
 
 /* ---- the tests ---- */
@@ -360,18 +398,9 @@ static void test_op_failures(void **state)
 	free(error);
 
 	/* A source that does not open. */
-	char id[CVMI_ID_HEX + 1];
-	char *ct = sealed("alice", "core1", "info", NULL, time(NULL),
-			  &F.alice, id);
-	char *body = outer("alice", "core1", "vm-core", ct);
-	struct answer an;
-	ask(body, &an);
-	open_answer(&an, id, "core1", &F.alice, &res, &error);
+	alice_op_on("core1", "vm-core", "info", NULL, &res, &error);
 	assert_non_null(strstr(error, "cannot open the guest"));
 	free(error);
-	answer_free(&an);
-	free(body);
-	free(ct);
 }
 
 static void test_wrong_key(void **state)
@@ -382,9 +411,7 @@ static void test_wrong_key(void **state)
 
 	(void)state;
 	/* Mallory seals as alice: it does not open with alice's key. */
-	ct = sealed("alice", "web1", "read",
-		    read_args("0x1badc0de", 16, true), time(NULL),
-		    &F.mallory, id);
+	ct = sealed_marker("alice", "web1", time(NULL), &F.mallory, id);
 	body = outer("alice", "web1", "vm-web1", ct);
 	ask(body, &an);
 	assert_refused(&an, 401, "bad_ciphertext");
@@ -395,14 +422,8 @@ static void test_wrong_key(void **state)
 	free(ct);
 
 	/* Bob's own request relabelled as alice's (to reach her VM). */
-	ct = sealed("bob", "web1", "read", read_args("0x1badc0de", 16, true),
-		    time(NULL), &F.bob, id);
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 401, "bad_ciphertext");
-	assert_no_leak(&an, id);
-	answer_free(&an);
-	free(body);
+	ct = sealed_marker("bob", "web1", time(NULL), &F.bob, id);
+	send_expect("alice", "web1", "vm-web1", ct, 401, "bad_ciphertext", id);
 	free(ct);
 
 	/* Sealed to another agent. */
@@ -412,56 +433,36 @@ static void test_wrong_key(void **state)
 	assert_int_equal(cvmi_request_seal("alice", "web1", "ps", NULL,
 					   time(NULL), other.pk, F.alice.sk,
 					   id, &ct, err, sizeof(err)), 0);
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 401, "bad_ciphertext");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-web1", ct, 401, "bad_ciphertext",
+		    NULL);
 
 	/* Tampered: one character changed, then truncated. */
 	ct[40] = ct[40] == 'A' ? 'B' : 'A';
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 401, "bad_ciphertext");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-web1", ct, 401, "bad_ciphertext",
+		    NULL);
 	ct[strlen(ct) / 2] = '\0';
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 401, "bad_ciphertext");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-web1", ct, 401, "bad_ciphertext",
+		    NULL);
 	free(ct);
 
 	/* Not base64 at all, or empty. */
 	const char *junk[] = { "", "!!!!", "AAAA", "====", "not base64 at all",
 			       "QUJD\nREVG" };
-	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
-		body = outer("alice", "web1", "vm-web1", junk[i]);
-		ask(body, &an);
-		assert_refused(&an, 401, "bad_ciphertext");
-		answer_free(&an);
-		free(body);
-	}
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		send_expect("alice", "web1", "vm-web1", junk[i], 401,
+			    "bad_ciphertext", NULL);
 }
 
 static void test_relabelled(void **state)
 {
 	char id[CVMI_ID_HEX + 1];
-	struct answer an;
-	char *ct, *body, plain[512];
+	char *ct, plain[512];
 
 	(void)state;
 	/* Alice's request for web1 forwarded as one for web2 (hers too, so
 	 * the box opens; the sealed instance differs). */
-	ct = sealed("alice", "web1", "read", read_args("0x1badc0de", 16, true),
-		    time(NULL), &F.alice, id);
-	body = outer("alice", "web2", "vm-web2", ct);
-	ask(body, &an);
-	assert_refused(&an, 403, "misbound");
-	assert_no_leak(&an, id);
-	answer_free(&an);
-	free(body);
+	ct = sealed_marker("alice", "web1", time(NULL), &F.alice, id);
+	send_expect("alice", "web2", "vm-web2", ct, 403, "misbound", id);
 	free(ct);
 
 	/* A box alice really sealed, naming bob inside, sent as hers. */
@@ -472,74 +473,47 @@ static void test_relabelled(void **state)
 		 "\"len\":16,\"phys\":true}}",
 		 "0123456789abcdef0123456789abcdef", (long long)time(NULL));
 	ct = seal_raw(plain, F.alice.sk);
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 403, "misbound");
-	assert_no_leak(&an, "0123456789abcdef0123456789abcdef");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-web1", ct, 403, "misbound",
+		    "0123456789abcdef0123456789abcdef");
 	free(ct);
 }
 
 static void test_other_tenants_instance(void **state)
 {
 	char id[CVMI_ID_HEX + 1];
-	struct answer an;
-	char *ct, *body;
+	char *ct;
 
 	(void)state;
 	/* Alice names bob's instance honestly: the box opens and binds,
 	 * but db1 is not hers here. */
-	ct = sealed("alice", "db1", "read", read_args("0x1badc0de", 16, true),
-		    time(NULL), &F.alice, id);
-	body = outer("alice", "db1", "vm-db1", ct);
-	ask(body, &an);
-	assert_refused(&an, 403, "misbound");
-	assert_no_leak(&an, id);
-	answer_free(&an);
-	free(body);
+	ct = sealed_marker("alice", "db1", time(NULL), &F.alice, id);
+	send_expect("alice", "db1", "vm-db1", ct, 403, "misbound", id);
 	free(ct);
 
 	/* No such instance here. */
 	ct = sealed("alice", "nosuch", "ps", NULL, time(NULL), &F.alice, id);
-	body = outer("alice", "nosuch", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 404, "unknown");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "nosuch", "vm-web1", ct, 404, "unknown", NULL);
 	free(ct);
 
 	/* No such tenant here. */
 	ct = sealed("mallory", "web1", "ps", NULL, time(NULL), &F.mallory,
 		    id);
-	body = outer("mallory", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_refused(&an, 404, "unknown");
-	answer_free(&an);
-	free(body);
+	send_expect("mallory", "web1", "vm-web1", ct, 404, "unknown", NULL);
 	free(ct);
 }
 
 static void test_vm_mismatch(void **state)
 {
 	char id[CVMI_ID_HEX + 1];
-	struct answer an;
-	char *ct, *body;
+	char *ct;
 	const char *vms[] = { "vm-web2", "vm-db1", "vm-web1x", "VM-WEB1" };
 
 	(void)state;
 	/* The handler sends web1's request to another VM of alice's, or of
 	 * bob's: the enrolled VM name must match. */
 	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
-		ct = sealed("alice", "web1", "read",
-			    read_args("0x1badc0de", 16, true), time(NULL),
-			    &F.alice, id);
-		body = outer("alice", "web1", vms[i], ct);
-		ask(body, &an);
-		assert_refused(&an, 403, "misbound");
-		assert_no_leak(&an, id);
-		answer_free(&an);
-		free(body);
+		ct = sealed_marker("alice", "web1", time(NULL), &F.alice, id);
+		send_expect("alice", "web1", vms[i], ct, 403, "misbound", id);
 		free(ct);
 	}
 }
@@ -552,39 +526,24 @@ static void test_replay(void **state)
 	char *error, *ct, *body;
 
 	(void)state;
-	ct = sealed("alice", "web1", "read", read_args("0x1badc0de", 16, true),
-		    time(NULL), &F.alice, id);
+	ct = sealed_marker("alice", "web1", time(NULL), &F.alice, id);
 	body = outer("alice", "web1", "vm-web1", ct);
 	ask(body, &an);
 	open_answer(&an, id, "web1", &F.alice, &res, &error);
 	free(error);
 	json_decref(res);
 	answer_free(&an);
-	/* The same bytes again, and again. */
-	for (int i = 0; i < 3; i++) {
-		ask(body, &an);
-		assert_refused(&an, 409, "replay");
-		assert_no_leak(&an, id);
-		answer_free(&an);
-	}
 	free(body);
+	/* The same bytes again (outer makes the same body), and again. */
+	for (int i = 0; i < 3; i++)
+		send_expect("alice", "web1", "vm-web1", ct, 409, "replay", id);
 	/* The same box under another VM name first is refused before the
 	 * replay cache sees it: it does not burn the id. */
 	free(ct);
 	ct = sealed("alice", "web1", "ps", NULL, time(NULL), &F.alice, id);
-	body = outer("alice", "web1", "vm-db1", ct);
-	ask(body, &an);
-	assert_refused(&an, 403, "misbound");
-	answer_free(&an);
-	free(body);
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_int_equal(an.status, 200);
-	answer_free(&an);
-	ask(body, &an);
-	assert_refused(&an, 409, "replay");
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-db1", ct, 403, "misbound", NULL);
+	send_expect("alice", "web1", "vm-web1", ct, 200, NULL, NULL);
+	send_expect("alice", "web1", "vm-web1", ct, 409, "replay", NULL);
 	free(ct);
 }
 
@@ -593,30 +552,19 @@ static void test_stale(void **state)
 	const int64_t offs[] = { -CVMI_MAX_SKEW_S - 5, CVMI_MAX_SKEW_S + 5,
 				 -100000, 100000, -(int64_t)time(NULL) };
 	char id[CVMI_ID_HEX + 1];
-	struct answer an;
-	char *ct, *body;
+	char *ct;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-		ct = sealed("alice", "web1", "read",
-			    read_args("0x1badc0de", 16, true),
-			    time(NULL) + offs[i], &F.alice, id);
-		body = outer("alice", "web1", "vm-web1", ct);
-		ask(body, &an);
-		assert_refused(&an, 409, "stale");
-		assert_no_leak(&an, id);
-		answer_free(&an);
-		free(body);
+		ct = sealed_marker("alice", "web1", time(NULL) + offs[i],
+				   &F.alice, id);
+		send_expect("alice", "web1", "vm-web1", ct, 409, "stale", id);
 		free(ct);
 	}
 	/* Within the window: fine. */
 	ct = sealed("alice", "web1", "ps", NULL, time(NULL) + 10, &F.alice,
 		    id);
-	body = outer("alice", "web1", "vm-web1", ct);
-	ask(body, &an);
-	assert_int_equal(an.status, 200);
-	answer_free(&an);
-	free(body);
+	send_expect("alice", "web1", "vm-web1", ct, 200, NULL, NULL);
 	free(ct);
 }
 
@@ -638,20 +586,15 @@ static void test_malformed_plaintext(void **state)
 		"\"instance\":\"web1\",\"id\":\"0123456789abcdef0123456789abcdef\","
 		"\"ts\":%lld,\"op\":\"ps\",\"args\":{}}",
 	};
-	char plain[1024], *ct, *body;
-	struct answer an;
+	char plain[1024], *ct;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(plains) / sizeof(plains[0]); i++) {
 		snprintf(plain, sizeof(plain), plains[i],
 			 (long long)time(NULL));
 		ct = seal_raw(plain, F.alice.sk);
-		body = outer("alice", "web1", "vm-web1", ct);
-		ask(body, &an);
-		assert_refused(&an, 400, "bad_request");
-		assert_no_leak(&an, "0123456789abcdef0123456789abcdef");
-		answer_free(&an);
-		free(body);
+		send_expect("alice", "web1", "vm-web1", ct, 400, "bad_request",
+			    "0123456789abcdef0123456789abcdef");
 		free(ct);
 	}
 }
@@ -736,8 +679,7 @@ static void test_random_bodies(void **state)
 		assert_true(an.status == 400);
 		answer_free(&an);
 	}
-	ct = sealed("alice", "web1", "read", read_args("0x1badc0de", 16, true),
-		    time(NULL), &F.alice, id);
+	ct = sealed_marker("alice", "web1", time(NULL), &F.alice, id);
 	body = outer("alice", "web1", "vm-web1", ct);
 	size_t len = strlen(body);
 	char *m = malloc(len + 1);

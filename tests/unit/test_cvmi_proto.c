@@ -89,6 +89,40 @@ static int open_req(const char *ct, const char *tenant, const char *inst,
 	return ret;
 }
 
+/* Opens ct as the agent does for alice's web1. */
+static int open_alice(const char *ct, struct cvmi_request *req)
+{
+	return open_req(ct, "alice", "web1", w.alice.pk, w.agent.sk, req);
+}
+
+/* The agent's response to req, sealed for alice; a refusal says why in
+ * one line. */
+static int seal_resp(const struct cvmi_request *req, json_t *result,
+		     const char *error, int64_t now, char **rct)
+{
+	char err[256] = "";
+	int ret = cvmi_response_seal(req, result, error, now, w.alice.pk,
+				     w.agent.sk, rct, err, sizeof(err));
+
+	if (ret)
+		assert_one_line(err);
+	return ret;
+}
+
+/* Opens a response as a tenant does; a refusal says why in one line. */
+static int open_resp(const char *rct, const char *id, const char *inst,
+		     const uint8_t *agent_pk, const uint8_t *tenant_sk,
+		     json_t **got, char **aerr)
+{
+	char err[256] = "";
+	int ret = cvmi_response_open(rct, id, inst, agent_pk, tenant_sk, got,
+				     aerr, err, sizeof(err));
+
+	if (ret)
+		assert_one_line(err);
+	return ret;
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -129,9 +163,7 @@ static void test_request_round_trip(void **state)
 	(void)state;
 	ct = seal_req("read", args, NOW, id);
 	assert_true(cvmi_valid_id(id));
-	assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &req),
-			 0);
+	assert_int_equal(open_alice(ct, &req), 0);
 	assert_int_equal(req.version, 1);
 	assert_string_equal(req.tenant, "alice");
 	assert_string_equal(req.instance, "web1");
@@ -150,9 +182,7 @@ static void test_request_round_trip(void **state)
 					    "resume" };
 	for (size_t i = 0; i < 5; i++) {
 		ct = seal_req(bare[i], NULL, NOW, id);
-		assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk,
-					  w.agent.sk, &req),
-				 0);
+		assert_int_equal(open_alice(ct, &req), 0);
 		assert_string_equal(req.op, bare[i]);
 		assert_true(json_is_object(req.args));
 		assert_int_equal(json_object_size(req.args), 0);
@@ -161,9 +191,7 @@ static void test_request_round_trip(void **state)
 	}
 	args = json_pack("{s:i}", "vcpu", 8191);
 	ct = seal_req("regs", args, NOW, id);
-	assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &req),
-			 0);
+	assert_int_equal(open_alice(ct, &req), 0);
 	cvmi_request_clear(&req);
 	free(ct);
 	json_decref(args);
@@ -171,25 +199,18 @@ static void test_request_round_trip(void **state)
 
 static void test_response_round_trip(void **state)
 {
-	char id[CVMI_ID_HEX + 1], *ct, *rct, *aerr, err[256];
+	char id[CVMI_ID_HEX + 1], *ct, *rct, *aerr;
 	struct cvmi_request req;
 	json_t *result, *got;
 
 	(void)state;
 	ct = seal_req("ps", NULL, NOW, id);
-	assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &req),
-			 0);
+	assert_int_equal(open_alice(ct, &req), 0);
 	result = json_pack("{s:[{s:i, s:s}]}", "processes", "pid", 1, "comm",
 			   "init");
-	assert_int_equal(cvmi_response_seal(&req, result, NULL, NOW + 1,
-					    w.alice.pk, w.agent.sk, &rct, err,
-					    sizeof(err)),
-			 0);
-	assert_int_equal(cvmi_response_open(rct, id, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(seal_resp(&req, result, NULL, NOW + 1, &rct), 0);
+	assert_int_equal(open_resp(rct, id, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), 0);
 	assert_null(aerr);
 	assert_true(json_equal(got, result));
 	json_decref(got);
@@ -197,27 +218,19 @@ static void test_response_round_trip(void **state)
 
 	/* An array result. */
 	json_t *arr = json_pack("[i, i]", 1, 2);
-	assert_int_equal(cvmi_response_seal(&req, arr, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &rct, err, sizeof(err)),
-			 0);
-	assert_int_equal(cvmi_response_open(rct, id, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(seal_resp(&req, arr, NULL, NOW, &rct), 0);
+	assert_int_equal(open_resp(rct, id, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), 0);
 	assert_true(json_equal(got, arr));
 	json_decref(got);
 	json_decref(arr);
 	free(rct);
 
 	/* An error. */
-	assert_int_equal(cvmi_response_seal(&req, NULL, "vCPU 9 does not exist",
-					    NOW, w.alice.pk, w.agent.sk, &rct,
-					    err, sizeof(err)),
-			 0);
-	assert_int_equal(cvmi_response_open(rct, id, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(seal_resp(&req, NULL, "vCPU 9 does not exist", NOW,
+				   &rct), 0);
+	assert_int_equal(open_resp(rct, id, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), 0);
 	assert_null(got);
 	assert_string_equal(aerr, "vCPU 9 does not exist");
 	free(aerr);
@@ -226,22 +239,11 @@ static void test_response_round_trip(void **state)
 	/* Neither or both; a result that is not an object or array; error
 	 * text that is not UTF-8. */
 	json_t *num = json_integer(3);
-	assert_int_equal(cvmi_response_seal(&req, NULL, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &rct, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(seal_resp(&req, NULL, NULL, NOW, &rct), -EINVAL);
 	assert_null(rct);
-	assert_one_line(err);
-	assert_int_equal(cvmi_response_seal(&req, result, "x", NOW, w.alice.pk,
-					    w.agent.sk, &rct, err, sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(cvmi_response_seal(&req, num, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &rct, err, sizeof(err)),
-			 -EINVAL);
-	assert_int_equal(cvmi_response_seal(&req, NULL, "bad \xff", NOW,
-					    w.alice.pk, w.agent.sk, &rct, err,
-					    sizeof(err)),
-			 -EINVAL);
-	assert_one_line(err);
+	assert_int_equal(seal_resp(&req, result, "x", NOW, &rct), -EINVAL);
+	assert_int_equal(seal_resp(&req, num, NULL, NOW, &rct), -EINVAL);
+	assert_int_equal(seal_resp(&req, NULL, "bad \xff", NOW, &rct), -EINVAL);
 	json_decref(num);
 	json_decref(result);
 	cvmi_request_clear(&req);
@@ -255,18 +257,14 @@ static void test_random_nonce(void **state)
 				    .instance = "web1",
 				    .id = "00112233445566778899aabbccddeeff",
 				    .op = "ps" };
-	char *a, *b, err[256];
+	char *a, *b;
 	unsigned char ba[256], bb[256];
 	size_t la, lb;
 	json_t *res = json_object();
 
 	(void)state;
-	assert_int_equal(cvmi_response_seal(&req, res, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &a, err, sizeof(err)),
-			 0);
-	assert_int_equal(cvmi_response_seal(&req, res, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &b, err, sizeof(err)),
-			 0);
+	assert_int_equal(seal_resp(&req, res, NULL, NOW, &a), 0);
+	assert_int_equal(seal_resp(&req, res, NULL, NOW, &b), 0);
 	assert_string_not_equal(a, b);
 	assert_int_equal(sodium_base642bin(ba, sizeof(ba), a, strlen(a), NULL,
 					   &la, NULL, B64),
@@ -310,10 +308,7 @@ static void test_tampered(void **state)
 
 			bin[i] ^= (unsigned char)(1 << bit);
 			t = b64(bin, blen);
-			assert_int_equal(open_req(t, "alice", "web1",
-						  w.alice.pk, w.agent.sk,
-						  &req),
-					 -EBADMSG);
+			assert_int_equal(open_alice(t, &req), -EBADMSG);
 			assert_null(req.args);
 			free(t);
 			bin[i] ^= (unsigned char)(1 << bit);
@@ -323,15 +318,11 @@ static void test_tampered(void **state)
 		char c = ct[i];
 
 		ct[i] = c == 'A' ? 'B' : c == '=' ? 'A' : 'A';
-		assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk,
-					  w.agent.sk, &req),
-				 -EBADMSG);
+		assert_int_equal(open_alice(ct, &req), -EBADMSG);
 		ct[i] = c;
 	}
 	/* Untouched, it still opens. */
-	assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &req),
-			 0);
+	assert_int_equal(open_alice(ct, &req), 0);
 	cvmi_request_clear(&req);
 	free(bin);
 	free(ct);
@@ -349,9 +340,7 @@ static void test_truncated(void **state)
 		char c = ct[i];
 
 		ct[i] = 0;
-		assert_int_equal(open_req(ct, "alice", "web1", w.alice.pk,
-					  w.agent.sk, &req),
-				 -EBADMSG);
+		assert_int_equal(open_alice(ct, &req), -EBADMSG);
 		ct[i] = c;
 	}
 	/* Truncated bytes, well encoded. */
@@ -361,24 +350,16 @@ static void test_truncated(void **state)
 	for (size_t l = 0; l < blen; l++) {
 		char *t = b64(bin, l);
 
-		assert_int_equal(open_req(t, "alice", "web1", w.alice.pk,
-					  w.agent.sk, &req),
-				 -EBADMSG);
+		assert_int_equal(open_alice(t, &req), -EBADMSG);
 		free(t);
 	}
 	/* Garbage and excess. */
-	assert_int_equal(open_req(NULL, "alice", "web1", w.alice.pk,
-				  w.agent.sk, &req),
-			 -EBADMSG);
+	assert_int_equal(open_alice(NULL, &req), -EBADMSG);
 	char *junk = malloc(n + 8);
 	snprintf(junk, n + 8, "%s====", ct);
-	assert_int_equal(open_req(junk, "alice", "web1", w.alice.pk,
-				  w.agent.sk, &req),
-			 -EBADMSG);
+	assert_int_equal(open_alice(junk, &req), -EBADMSG);
 	snprintf(junk, n + 8, " %s", ct);
-	assert_int_equal(open_req(junk, "alice", "web1", w.alice.pk,
-				  w.agent.sk, &req),
-			 -EBADMSG);
+	assert_int_equal(open_alice(junk, &req), -EBADMSG);
 	free(junk);
 	free(bin);
 	free(ct);
@@ -410,9 +391,7 @@ static void test_oversized(void **state)
 	memset(s, 'x', CVMI_PLAIN_MAX);
 	s[CVMI_PLAIN_MAX] = 0;
 	json_t *res = json_pack("{s:s}", "data", s);
-	assert_int_equal(cvmi_response_seal(&r, res, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &ct, err, sizeof(err)),
-			 -EMSGSIZE);
+	assert_int_equal(seal_resp(&r, res, NULL, NOW, &ct), -EMSGSIZE);
 	assert_null(ct);
 	json_decref(res);
 	free(s);
@@ -439,9 +418,7 @@ static void test_wrong_keys(void **state)
 					   w.agent.pk, w.bob.sk, id, &forged,
 					   err, sizeof(err)),
 			 0);
-	assert_int_equal(open_req(forged, "alice", "web1", w.alice.pk,
-				  w.agent.sk, &req),
-			 -EBADMSG);
+	assert_int_equal(open_alice(forged, &req), -EBADMSG);
 	free(forged);
 	free(ct);
 }
@@ -473,7 +450,7 @@ static void test_relabelled(void **state)
 
 static void test_response_swapped(void **state)
 {
-	char id1[CVMI_ID_HEX + 1], id2[CVMI_ID_HEX + 1], err[256], *aerr;
+	char id1[CVMI_ID_HEX + 1], id2[CVMI_ID_HEX + 1], *aerr;
 	char *c1 = seal_req("ps", NULL, NOW, id1);
 	char *c2 = seal_req("lsmod", NULL, NOW, id2);
 	struct cvmi_request r1;
@@ -481,49 +458,29 @@ static void test_response_swapped(void **state)
 	char *rct;
 
 	(void)state;
-	assert_int_equal(open_req(c1, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &r1),
-			 0);
-	assert_int_equal(cvmi_response_seal(&r1, res, NULL, NOW, w.alice.pk,
-					    w.agent.sk, &rct, err, sizeof(err)),
-			 0);
+	assert_int_equal(open_alice(c1, &r1), 0);
+	assert_int_equal(seal_resp(&r1, res, NULL, NOW, &rct), 0);
 	/* Answer to request 1 handed back for request 2. */
-	assert_int_equal(cvmi_response_open(rct, id2, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 -EPERM);
-	assert_one_line(err);
+	assert_int_equal(open_resp(rct, id2, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), -EPERM);
 	assert_null(got);
 	assert_null(aerr);
 	/* From another instance. */
-	assert_int_equal(cvmi_response_open(rct, id1, "db1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 -EPERM);
+	assert_int_equal(open_resp(rct, id1, "db1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), -EPERM);
 	/* Forged by another agent; opened by another tenant. */
-	assert_int_equal(cvmi_response_open(rct, id1, "web1", w.agent2.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 -EBADMSG);
-	assert_int_equal(cvmi_response_open(rct, id1, "web1", w.agent.pk,
-					    w.bob.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 -EBADMSG);
+	assert_int_equal(open_resp(rct, id1, "web1", w.agent2.pk, w.alice.sk,
+				   &got, &aerr), -EBADMSG);
+	assert_int_equal(open_resp(rct, id1, "web1", w.agent.pk, w.bob.sk, &got,
+				   &aerr), -EBADMSG);
 	/* Reflected: crypto_box's key is the same both ways, so the
 	 * tenant's own request opens; its type refuses it, both ways. */
-	assert_int_equal(cvmi_response_open(c1, id1, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 -EPROTO);
-	assert_one_line(err);
+	assert_int_equal(open_resp(c1, id1, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), -EPROTO);
 	struct cvmi_request rr;
-	assert_int_equal(open_req(rct, "alice", "web1", w.alice.pk, w.agent.sk,
-				  &rr),
-			 -EPROTO);
-	assert_int_equal(cvmi_response_open(rct, id1, "web1", w.agent.pk,
-					    w.alice.sk, &got, &aerr, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(open_alice(rct, &rr), -EPROTO);
+	assert_int_equal(open_resp(rct, id1, "web1", w.agent.pk, w.alice.sk,
+				   &got, &aerr), 0);
 	json_decref(got);
 	cvmi_request_clear(&r1);
 	json_decref(res);
@@ -963,6 +920,53 @@ struct bad {
 	const char *needle;	/* in the message */
 };
 
+/* A plaintext parser that checks a refusal left nothing to free. */
+typedef int parse_fn(const char *json, size_t len, char *err, size_t errlen);
+
+static int parse_request(const char *json, size_t len, char *err,
+			 size_t errlen)
+{
+	struct cvmi_request req;
+	int ret = cvmi_request_parse_plain(json, len, &req, err, errlen);
+
+	if (ret)
+		assert_null(req.args);
+	else
+		cvmi_request_clear(&req);
+	return ret;
+}
+
+static int parse_response(const char *json, size_t len, char *err,
+			  size_t errlen)
+{
+	struct cvmi_response resp;
+	int ret = cvmi_response_parse_plain(json, len, &resp, err, errlen);
+
+	if (ret) {
+		assert_null(resp.result);
+		assert_null(resp.error);
+	} else {
+		cvmi_response_clear(&resp);
+	}
+	return ret;
+}
+
+/* Each of bad[0..n) refused as -EPROTO, with its needle in a one-line
+ * message. */
+static void expect_bad(const struct bad *bad, size_t n, parse_fn *parse)
+{
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		err[0] = 0;
+		int ret = parse(bad[i].json, strlen(bad[i].json), err,
+				sizeof(err));
+		if (ret != -EPROTO || !strstr(err, bad[i].needle))
+			fail_msg("case %zu: %d \"%s\"", i, ret, err);
+		assert_one_line(err);
+	}
+}
+
 static void test_request_plain(void **state)
 {
 	static const struct bad bad[] = {
@@ -1029,16 +1033,7 @@ static void test_request_plain(void **state)
 	char err[256];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		err[0] = 0;
-		int ret = cvmi_request_parse_plain(bad[i].json,
-						   strlen(bad[i].json), &req,
-						   err, sizeof(err));
-		if (ret != -EPROTO || !strstr(err, bad[i].needle))
-			fail_msg("case %zu: %d \"%s\"", i, ret, err);
-		assert_one_line(err);
-		assert_null(req.args);
-	}
+	expect_bad(bad, sizeof(bad) / sizeof(bad[0]), parse_request);
 	/* Bytes after a NUL, and a length past the limit. */
 	const char *good = "{" REQ_HEAD ",\"op\":\"ps\",\"args\":{}}";
 	char buf[512];
@@ -1099,17 +1094,7 @@ static void test_response_plain(void **state)
 	char err[256];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		err[0] = 0;
-		int ret = cvmi_response_parse_plain(bad[i].json,
-						    strlen(bad[i].json), &resp,
-						    err, sizeof(err));
-		if (ret != -EPROTO || !strstr(err, bad[i].needle))
-			fail_msg("case %zu: %d \"%s\"", i, ret, err);
-		assert_one_line(err);
-		assert_null(resp.result);
-		assert_null(resp.error);
-	}
+	expect_bad(bad, sizeof(bad) / sizeof(bad[0]), parse_response);
 	const char *ok = "{" RESP_HEAD ",\"ok\":true,\"result\":[1,{\"a\":null}]}";
 	assert_int_equal(cvmi_response_parse_plain(ok, strlen(ok), &resp, err,
 						   sizeof(err)),

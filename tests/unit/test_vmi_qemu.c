@@ -956,18 +956,45 @@ static char *replies(struct fake *f, const char *cmd, json_t *args)
 	return err_json("CommandNotFound", "The command has not been found");
 }
 
+/* A QMP connection to the fake f, on a socketpair. */
+static struct qmp *open_fake(struct fake *f)
+{
+	struct qmp *q = NULL;
+	char err[256] = "";
+
+	assert_int_equal(qmp_open_fd(fake_pair(f), 300, &q, err, sizeof(err)),
+			 0);
+	return q;
+}
+
+static void close_fake(struct qmp *q, struct fake *f)
+{
+	qmp_close(q);
+	fake_join(f);
+}
+
+/* cmd gives up at the deadline (the fake's answer never completes), not
+ * much after it. */
+static void expect_timeout(struct qmp *q, const char *cmd)
+{
+	char err[256];
+	int64_t t0 = now_ms();
+
+	assert_int_equal(qmp_execute(q, cmd, NULL, NULL, err, sizeof(err)),
+			 -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 3000);
+}
+
 static void test_qmp_replies(void **state)
 {
 	struct fake f = { .answer = replies };
-	struct qmp *q = NULL;
+	struct qmp *q;
 	char err[256] = "", st[16], *text;
 	bool running = true;
-	int64_t t0;
 	int major, minor, micro;
 
 	(void)state;
-	assert_int_equal(qmp_open_fd(fake_pair(&f), 300, &q, err, sizeof(err)),
-			 0);
+	q = open_fake(&f);
 	qmp_version(q, &major, &minor, &micro);
 	assert_int_equal(major * 10000 + minor * 100 + micro, 70222);
 	assert_int_equal(qmp_query_status(q, &running, st, sizeof(st), err,
@@ -983,38 +1010,25 @@ static void test_qmp_replies(void **state)
 	assert_string_equal(text, "info version");
 	free(text);
 	/* Events until the deadline: a timeout, and still usable. */
-	t0 = now_ms();
-	assert_int_equal(qmp_execute(q, "x-events", NULL, NULL, err,
-				     sizeof(err)), -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 3000);
-	qmp_close(q);
-	fake_join(&f);
+	expect_timeout(q, "x-events");
+	close_fake(q, &f);
 
 	/* A reply too slow as a whole, however lively. */
-	assert_int_equal(qmp_open_fd(fake_pair(&f), 300, &q, err, sizeof(err)),
-			 0);
-	t0 = now_ms();
-	assert_int_equal(qmp_execute(q, "x-trickle", NULL, NULL, err,
-				     sizeof(err)), -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 3000);
-	qmp_close(q);
-	fake_join(&f);
+	q = open_fake(&f);
+	expect_timeout(q, "x-trickle");
+	close_fake(q, &f);
 
 	/* Not QMP: the connection is given up. */
-	assert_int_equal(qmp_open_fd(fake_pair(&f), 300, &q, err, sizeof(err)),
-			 0);
+	q = open_fake(&f);
 	assert_int_equal(qmp_execute(q, "x-error", NULL, NULL, err,
 				     sizeof(err)), -EPROTO);
 	assert_non_null(strstr(err, "without class"));
 	assert_int_equal(qmp_stop(q, err, sizeof(err)), -ENOTCONN);
-	qmp_close(q);
-	fake_join(&f);
-	assert_int_equal(qmp_open_fd(fake_pair(&f), 300, &q, err, sizeof(err)),
-			 0);
+	close_fake(q, &f);
+	q = open_fake(&f);
 	assert_int_equal(qmp_cont(q, err, sizeof(err)), -EPROTO);
 	assert_int_equal(qmp_stop(q, err, sizeof(err)), -ENOTCONN);
-	qmp_close(q);
-	fake_join(&f);
+	close_fake(q, &f);
 }
 
 /* ---- a fake QEMU for the backend ---- */
