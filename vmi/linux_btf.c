@@ -91,6 +91,13 @@ int vmi_btf_open_buffer(const void *buf, size_t len, struct vmi_btf **out,
 		return vmi_err(err, errlen, -EINVAL,
 			       "BTF: header length %u not within [%d, %zu]",
 			       hdr_len, BTF_HDR_MIN, len);
+	/* libbpf reads the types as 4-byte structs where they lie: an
+	 * unaligned section would be misaligned access (found by
+	 * fuzz_vmi_btf under UBSan). Real BTF is aligned. */
+	if ((hdr_len + (uint64_t)type_off) % 4)
+		return vmi_err(err, errlen, -EINVAL,
+			       "BTF: types at %u + %u not 4-byte aligned",
+			       hdr_len, type_off);
 	if ((uint64_t)hdr_len + type_off + type_len > len)
 		return vmi_err(err, errlen, -EINVAL,
 			       "BTF: types [%u, +%u) past the end (%zu bytes)",

@@ -307,6 +307,13 @@ static void test_bad_buffers(void **state)
 	expect_refused(h, sizeof(h), "header length 65");
 	put32(h + 4, 8);
 	expect_refused(h, sizeof(h), "header length 8");
+	/* A 25-byte header: types not 4-byte aligned (fuzz_vmi_btf). */
+	header(h, 0, 0, 1);
+	put32(h + 4, 25);
+	expect_refused(h, sizeof(h), "not 4-byte aligned");
+	header(h, 0, 0, 1);
+	put32(h + 8, 2);	/* type_off */
+	expect_refused(h, sizeof(h), "not 4-byte aligned");
 	header(h, 41, 0, 1);
 	expect_refused(h, sizeof(h), "types");
 	header(h, 0xfffffff0, 0, 1);
