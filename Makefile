@@ -115,7 +115,9 @@ FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c) \
-	cryptvmi/keys.c cryptvmi/proto.c cryptvmi/replay.c cryptvmi/handler_req.c
+	cryptvmi/keys.c cryptvmi/proto.c cryptvmi/replay.c cryptvmi/handler_req.c \
+	cryptvmi/agent_config.c cryptvmi/agent_state.c cryptvmi/agent_query.c \
+	cryptvmi/agent_vm.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_B)/%)
