@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../cryptvmi/cli_config.h"
@@ -204,15 +203,10 @@ int main(int argc, char **argv)
 	printf("enc_qps %.0f\nenc_clients %d\n", c.ok / (now() - s0), clients);
 
 	/* The same ps on the same memory, in this process, in the clear. */
-	struct vmi_region reg[2];
-	struct stat st;
 	struct vmi_mem *m;
 	struct vmi_linux *l;
-	if (stat(argv[3], &st) < 0 ||
-	    vmi_mem_file_open(argv[3], reg,
-			      (unsigned)vmi_layout_pc(VMI_PC_I440FX,
-						      st.st_size, reg),
-			      &m, err, sizeof(err)) < 0 ||
+	if (vmi_mem_ram_open(argv[3], VMI_RAM_PC, false, &m, err,
+			     sizeof(err)) < 0 ||
 	    vmi_linux_open(m, NULL, &l, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cvmi_bench: %s\n", err);
 		return 1;

@@ -15,6 +15,8 @@
 
 #include "proto.h"
 
+#include "../vmi/mem_file.h"
+
 #define AGENT_DEFAULT_DIR "/var/lib/cryptvmi-agent"
 /* The largest HTTP body the agent takes (PROTOCOL.md "HTTP"). */
 #define AGENT_BODY_MAX (8u << 20)
@@ -33,14 +35,11 @@ enum agent_source_kind {
 	AGENT_SRC_RAM,		/* ram:/path/file:pc|q35|vsbd (tests) */
 };
 
-enum agent_machine { AGENT_MACHINE_PC, AGENT_MACHINE_Q35,
-		     AGENT_MACHINE_VSBD };
-
 struct agent_source {
 	enum agent_source_kind kind;
 	char path[PATH_MAX];	/* socket, RAM file or core */
 	char qmp[PATH_MAX];	/* qemu: the QMP socket */
-	enum agent_machine machine;	/* ram */
+	enum vmi_ram_layout machine;	/* ram */
 };
 
 /* One line of the instances file. */

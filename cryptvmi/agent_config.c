@@ -62,13 +62,7 @@ int agent_source_parse(const char *s, struct agent_source *out, char *err,
 		if (!colon || !take_path(s, (size_t)(colon - s), out->path))
 			return vmi_err(err, errlen, -EINVAL, "ram source: "
 				       "ram:/RAM/FILE:pc|q35|vsbd");
-		if (!strcmp(colon + 1, "pc"))
-			out->machine = AGENT_MACHINE_PC;
-		else if (!strcmp(colon + 1, "q35"))
-			out->machine = AGENT_MACHINE_Q35;
-		else if (!strcmp(colon + 1, "vsbd"))
-			out->machine = AGENT_MACHINE_VSBD;
-		else
+		if (vmi_ram_layout_parse(colon + 1, &out->machine) < 0)
 			return vmi_err(err, errlen, -EINVAL, "ram source: "
 				       "the machine is pc, q35 or vsbd");
 		return 0;

@@ -52,30 +52,6 @@ void agent_vm_close(struct agent_vm *v)
 	pthread_mutex_destroy(&v->lock);
 }
 
-static int open_ram(const struct agent_source *s, struct vmi_mem **m,
-		    char *err, size_t errlen)
-{
-	struct vmi_region reg[2];
-	struct stat st;
-	int n;
-
-	if (stat(s->path, &st) < 0)
-		return vmi_err(err, errlen, -errno, "%s: %s", s->path,
-			       strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
-		return vmi_err(err, errlen, -EINVAL, "%s: not a RAM file",
-			       s->path);
-	if (s->machine == AGENT_MACHINE_VSBD)
-		n = vmi_layout_vsbd((uint64_t)st.st_size, reg);
-	else
-		n = vmi_layout_pc(s->machine == AGENT_MACHINE_PC ?
-				  VMI_PC_I440FX : VMI_PC_Q35,
-				  (uint64_t)st.st_size, reg);
-	if (n < 0)
-		return vmi_err(err, errlen, n, "%s: no layout", s->path);
-	return vmi_mem_file_open(s->path, reg, (unsigned)n, m, err, errlen);
-}
-
 /* A QEMU guest whose QMP connection broke (QEMU restarted, or the
  * connection is out of step) must be opened again. */
 static bool qemu_alive(struct vmi_mem *m)
@@ -127,7 +103,8 @@ static int ensure_mem(struct agent_vm *v, const struct agent_source *s,
 		r = vmi_mem_elfcore_open(s->path, &v->mem, msg, sizeof(msg));
 		break;
 	default:
-		r = open_ram(s, &v->mem, msg, sizeof(msg));
+		r = vmi_mem_ram_open(s->path, s->machine, false, &v->mem, msg,
+				     sizeof(msg));
 		break;
 	}
 	if (r < 0) {

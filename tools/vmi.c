@@ -130,32 +130,14 @@ static int open_source(struct cli *c)
 		r = vmi_mem_elfcore_open(c->core, &c->mem, c->err,
 					 sizeof(c->err));
 	} else {
-		struct vmi_region reg[2];
-		FILE *f = fopen(c->ram, "r");
-		long size = -1;
-		if (f && fseek(f, 0, SEEK_END) == 0)
-			size = ftell(f);
-		if (f)
-			fclose(f);
-		if (size <= 0) {
-			fprintf(stderr, "vmi: %s: cannot read its size\n",
-				c->ram);
-			return EXIT_FAIL;
-		}
-		if (!c->machine || !strcmp(c->machine, "pc"))
-			n = vmi_layout_pc(VMI_PC_I440FX, (uint64_t)size, reg);
-		else if (!strcmp(c->machine, "q35"))
-			n = vmi_layout_pc(VMI_PC_Q35, (uint64_t)size, reg);
-		else if (!strcmp(c->machine, "vsbd"))
-			n = vmi_layout_vsbd((uint64_t)size, reg);
-		else {
+		enum vmi_ram_layout layout = VMI_RAM_PC;
+		if (c->machine && vmi_ram_layout_parse(c->machine, &layout)) {
 			fprintf(stderr, "vmi: --machine %s: pc, q35 or "
 				"vsbd\n", c->machine);
 			return EXIT_USAGE;
 		}
-		r = vmi_mem_file_open_rw(c->ram, reg, (unsigned)n,
-					 c->writable, &c->mem, c->err,
-					 sizeof(c->err));
+		r = vmi_mem_ram_open(c->ram, layout, c->writable, &c->mem,
+				     c->err, sizeof(c->err));
 	}
 	return r < 0 ? fail(c, "cannot open the guest") : 0;
 }

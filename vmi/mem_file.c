@@ -203,3 +203,47 @@ int vmi_mem_file_open_rw(const char *path, const struct vmi_region *r,
 	close(fd);
 	return ret;
 }
+
+int vmi_ram_layout_parse(const char *name, enum vmi_ram_layout *out)
+{
+	static const char *const names[] = { "pc", "q35", "vsbd" };
+
+	for (unsigned i = 0; i < 3; i++)
+		if (!strcmp(name, names[i])) {
+			*out = (enum vmi_ram_layout)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int vmi_mem_ram_open(const char *path, enum vmi_ram_layout layout,
+		     bool writable, struct vmi_mem **out, char *err,
+		     size_t errlen)
+{
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	struct vmi_region reg[2];
+	struct stat st;
+	int n, ret;
+
+	*out = NULL;
+	if (fd < 0) {
+		ret = -errno;
+		return vmi_err(err, errlen, ret, "%s: %s", path,
+			       strerror(-ret));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(fd);
+		return vmi_err(err, errlen, -EINVAL, "%s: not a RAM file",
+			       path);
+	}
+	if (layout == VMI_RAM_VSBD)
+		n = vmi_layout_vsbd((uint64_t)st.st_size, reg);
+	else
+		n = vmi_layout_pc(layout == VMI_RAM_PC ? VMI_PC_I440FX :
+				  VMI_PC_Q35, (uint64_t)st.st_size, reg);
+	ret = n < 0 ? vmi_err(err, errlen, n, "%s: no layout", path) :
+		      vmi_mem_file_open_fd_rw(fd, reg, (unsigned)n, writable,
+					      out, err, errlen);
+	close(fd);
+	return ret;
+}

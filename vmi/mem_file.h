@@ -38,6 +38,16 @@ int vmi_mem_file_open_fd(int fd, const struct vmi_region *r, unsigned n,
 int vmi_mem_file_open(const char *path, const struct vmi_region *r,
 		      unsigned n, struct vmi_mem **out, char *err,
 		      size_t errlen);
+/* Guest RAM layouts a RAM file alone can have; its size gives the rest. */
+enum vmi_ram_layout { VMI_RAM_PC, VMI_RAM_Q35, VMI_RAM_VSBD };
+/* "pc", "q35" or "vsbd": 0, or -EINVAL for anything else. */
+int vmi_ram_layout_parse(const char *name, enum vmi_ram_layout *out);
+/* A RAM file with one of those layouts (its regions from its size),
+ * mapped writable when asked. 0 or -errno with a message. */
+int vmi_mem_ram_open(const char *path, enum vmi_ram_layout layout,
+		     bool writable, struct vmi_mem **out, char *err,
+		     size_t errlen);
+
 /* The same, mapped writable too when asked (fd or path opened O_RDWR):
  * vmi_write_pa then changes the guest's memory. */
 int vmi_mem_file_open_fd_rw(int fd, const struct vmi_region *r, unsigned n,

@@ -805,7 +805,7 @@ static void test_source_parse(void **state)
 	assert_int_equal(agent_source_parse("ram:/dev/shm/g:q35", &s, err,
 					    sizeof(err)), 0);
 	assert_int_equal(s.kind, AGENT_SRC_RAM);
-	assert_int_equal(s.machine, AGENT_MACHINE_Q35);
+	assert_int_equal(s.machine, VMI_RAM_Q35);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		if (agent_source_parse(bad[i], &s, err, sizeof(err)) != -EINVAL)
