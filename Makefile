@@ -31,15 +31,19 @@ LDLIBS += -lsodium -lmicrohttpd -lgnutls -lcurl -lsqlite3
 
 # Everything but the programs' main files goes into one static library that
 # the programs and the unit tests link against.
-LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c vmi/*.c cryptvmi/*.c)
-LIB_SRCS := $(filter-out vmm/main.c cryptvmi/%_main.c,$(LIB_SRCS))
+# boundary/ is the vsbd <-> vsb-ghv protocol, operator/ the untrusted
+# vsb-ghv: both in the archive, which links into a program only the objects
+# it calls, so vsbd carries no operator code.
+LIB_SRCS := $(wildcard vmm/*.c boot/*.c devices/*.c remote/*.c vmi/*.c cryptvmi/*.c \
+	boundary/*.c operator/*.c)
+LIB_SRCS := $(filter-out vmm/main.c cryptvmi/%_main.c operator/ghv_main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB := $(B)/libvsb.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-PROGS := $(B)/vsbd $(B)/vsbadm $(B)/vmi
+PROGS := $(B)/vsbd $(B)/vsbadm $(B)/vmi $(B)/vsb-ghv
 # CryptVMI (cryptvmi/README.md): tenant CLI, compute-node agent, the
 # operator's handler and its administrator's tool; cryptvmi/NAME_main.c.
 CVMI_PROGS := cryptvmi cryptvmi-agent cryptvmi-handler cryptvmi-admin
@@ -64,7 +68,7 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Unit tests include the headers of the module they test by bare name.
-$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices -Iremote -Ivmi
+$(B)/obj/tests/%.o: CFLAGS += -I. -Ivmm -Iboot -Idevices -Iremote -Ivmi -Iboundary -Ioperator
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -73,6 +77,10 @@ $(LIB): $(LIB_OBJS)
 
 $(B)/vsbd: $(B)/obj/vmm/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The operator's guest hypervisor (operator/README.md); libseccomp sandboxes it.
+$(B)/vsb-ghv: $(B)/obj/operator/ghv_main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lseccomp -o $@
 
 # The administrator's tool: VM names as vsbd checks them, libssh to check
 # public keys.
@@ -114,7 +122,8 @@ FUZZ_B := build-fuzz
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c) \
+FUZZ_LIB_SRCS := vmm/ioroute.c vmm/vmconf.c vmm/log.c remote/ssh_auth.c $(wildcard boot/*.c devices/*.c vmi/*.c) operator/virtio_blk.c operator/virtio_pci.c operator/virtqueue.c \
+	boundary/ghv_check.c boundary/ghv_ring.c \
 	cryptvmi/keys.c cryptvmi/proto.c cryptvmi/replay.c cryptvmi/handler_req.c \
 	cryptvmi/agent_config.c cryptvmi/agent_state.c cryptvmi/agent_query.c \
 	cryptvmi/agent_vm.c

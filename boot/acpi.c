@@ -1,7 +1,8 @@
 /* Minimal ACPI tables, so that an unmodified Linux guest finds its vCPUs
  * (MADT), powers off through the PM1a control register (FADT + \_S5 in the
- * DSDT), still probes the legacy devices (FADT IAPC_BOOT_ARCH) and binds its
- * pvpanic driver (a QEMU0001 device in the DSDT).
+ * DSDT), still probes the legacy devices (FADT IAPC_BOOT_ARCH), binds its
+ * pvpanic driver (a QEMU0001 device in the DSDT) and scans PCI bus 0 behind
+ * a PCI root bridge (\_SB.PCI0 in the DSDT: windows and INTx routing).
  *
  * Layouts follow ACPI 6.3 (FADT 6.3, MADT revision 5); Linux accepts any
  * FADT revision >= 2 and copies only as much of the FADT as it knows.
@@ -12,25 +13,30 @@
  * without boot_params.acpi_rsdp_addr / hvm_start_info.rsdp_paddr:
  *   0xF0000  RSDP (36 B, revision 2: RSDT and XSDT)
  *   0xF0040  FACS (64 B; the spec wants it 64-byte aligned)
- *   0xF0080  DSDT (header + AML for \_S5 and \_SB.PEVT; <= 98 B)
- *   0xF0100  XSDT (FADT, MADT)
- *   0xF0140  RSDT (the same, 32-bit, for ACPI 1.0 parsers)
- *   0xF0180  FADT (276 B)
- *   0xF02C0  MADT (44 B + 8 B per CPU + 28 B; < 2.1 KiB for 254 CPUs)
+ *   0xF0080  XSDT (FADT, MADT)
+ *   0xF00C0  RSDT (the same, 32-bit, for ACPI 1.0 parsers)
+ *   0xF0100  FADT (276 B)
+ *   0xF0240  MADT (44 B + 8 B per CPU + 28 B; <= 2104 B for 254 CPUs)
+ *   0xF1000  DSDT (header + AML for \_S5, \_SB.PEVT and \_SB.PCI0, about
+ *            1.8 KiB, most of it the _PRT; DSDT_MAX_LEN = 4 KiB reserved)
  * All of it lies below BOOT_ACPI_ADDR + BOOT_ACPI_SIZE. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "../vmm/framebuffer.h"
 #include "boot_priv.h"
 
 #define RSDP_OFF 0x000
 #define FACS_OFF 0x040
-#define DSDT_OFF 0x080
-#define XSDT_OFF 0x100
-#define RSDT_OFF 0x140
-#define FADT_OFF 0x180
-#define MADT_OFF 0x2C0
+#define XSDT_OFF 0x080
+#define RSDT_OFF 0x0C0
+#define FADT_OFF 0x100
+#define MADT_OFF 0x240
+#define DSDT_OFF 0x1000
+/* The DSDT's room: the AML emitter below never writes past it. */
+#define DSDT_MAX_LEN (BOOT_ACPI_SIZE - DSDT_OFF)
 
 #define ACPI_MAX_CPUS 254 /* xAPIC IDs are 8 bits, 0xFF is broadcast, and
 			   * the I/O APIC takes the ID after the last CPU */
@@ -239,22 +245,332 @@ _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT LAPIC NMI");
 #define IOAPIC_ADDR           0xFEC00000u
 #define INTI_HIGH_LEVEL       0x000D    /* active high, level triggered */
 
-/* \_S5 as AML: the package Linux's acpi_get_sleep_type_data reads before
- * writing SLP_TYP, then SLP_EN, to PM1a_CNT. devices/acpi_pm powers off on
- * SLP_EN with any SLP_TYP; 5 is only the conventional value. */
-static const uint8_t dsdt_aml[] = {
-	0x08,                   /* NameOp */
-	0x5C,                   /* RootChar '\' */
-	'_', 'S', '5', '_',     /* NameSeg "_S5_" */
-	0x12,                   /* PackageOp */
-	0x08,                   /* PkgLength: 8 bytes, counting itself */
-	0x04,                   /* NumElements */
-	0x0A, 0x05,             /* BytePrefix 5: SLP_TYPa */
-	0x0A, 0x05,             /* BytePrefix 5: SLP_TYPb */
-	0x00,                   /* ZeroOp: reserved */
-	0x00,                   /* ZeroOp: reserved */
+/* ---- Resource descriptors: the bytes of a _CRS buffer (ACPI 6.3, 6.4) ---- */
+
+/* Small item, type 8: I/O port descriptor, ASL IO() (6.4.2.5). */
+struct res_io {
+	uint8_t tag;            /* RES_TAG_IO: type 8 << 3 | 7 bytes follow */
+	uint8_t info;           /* bit 0: decodes 16 address bits */
+	uint16_t min, max;      /* lowest and highest base address */
+	uint8_t aln;            /* base alignment */
+	uint8_t len;            /* ports */
+} __attribute__((packed));
+
+/* Large item 0x88: Word Address Space Descriptor, ASL WordIO() and
+ * WordBusNumber() (6.4.3.5.3). */
+struct res_word {
+	uint8_t tag;            /* RES_TAG_WORD */
+	uint16_t length;        /* 13: the bytes after this field */
+	uint8_t type;           /* RES_SPACE_* */
+	uint8_t flags;          /* general flags: RES_PRODUCER_FIXED */
+	uint8_t type_flags;     /* RES_IO_* for I/O, 0 for bus numbers */
+	uint16_t gra, min, max, tra, len; /* _GRA _MIN _MAX _TRA _LEN */
+} __attribute__((packed));
+
+/* Large item 0x87: DWord Address Space Descriptor, ASL DWordMemory()
+ * (6.4.3.5.2). */
+struct res_dword {
+	uint8_t tag;            /* RES_TAG_DWORD */
+	uint16_t length;        /* 23 */
+	uint8_t type, flags, type_flags;
+	uint32_t gra, min, max, tra, len;
+} __attribute__((packed));
+
+/* Small item, type 0xF: End Tag (6.4.2.9). */
+struct res_end {
+	uint8_t tag;            /* RES_TAG_END: type 0xF << 3 | 1 byte */
+	uint8_t checksum;       /* 0: "the template is valid", as iasl writes */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct res_io) == 8, "I/O port descriptor");
+_Static_assert(sizeof(struct res_word) == 3 + 13, "Word Address Space");
+_Static_assert(sizeof(struct res_dword) == 3 + 23, "DWord Address Space");
+_Static_assert(sizeof(struct res_end) == 2, "End Tag");
+
+#define RES_TAG_IO        0x47
+#define RES_TAG_WORD      0x88
+#define RES_TAG_DWORD     0x87
+#define RES_TAG_END       0x79
+#define RES_IO_DECODE16   0x01      /* res_io.info */
+#define RES_SPACE_MEM     0         /* address space descriptors' type */
+#define RES_SPACE_IO      1
+#define RES_SPACE_BUS     2
+/* General flags: bit 0 clear = ResourceProducer (a bridge window, which
+ * Linux marks IORESOURCE_WINDOW), bit 1 clear = PosDecode, bit 2 _MIF,
+ * bit 3 _MAF: MinFixed and MaxFixed, so _LEN = _MAX - _MIN + 1. */
+#define RES_PRODUCER_FIXED 0x0C
+#define RES_IO_ENTIRE     0x03      /* _RNG: ISA and non-ISA ranges */
+#define RES_MEM_RW_UC     0x01      /* _RW read-write, _MEM non-cacheable,
+				     * _MTP AddressRangeMemory */
+
+/* A bridge window [lo, hi] (inclusive), granularity and translation 0. */
+#define RES_WORD(space, tflags, lo, hi)                                     \
+	{ .tag = RES_TAG_WORD, .length = sizeof(struct res_word) - 3,       \
+	  .type = (space), .flags = RES_PRODUCER_FIXED,                     \
+	  .type_flags = (tflags), .min = (lo), .max = (hi),                 \
+	  .len = (hi) - (lo) + 1 }
+#define RES_DWORD(space, tflags, lo, hi)                                    \
+	{ .tag = RES_TAG_DWORD, .length = sizeof(struct res_dword) - 3,     \
+	  .type = (space), .flags = RES_PRODUCER_FIXED,                     \
+	  .type_flags = (tflags), .min = (lo), .max = (hi),                 \
+	  .len = (hi) - (lo) + 1 }
+
+/* \_SB.PCI0._CRS, the root bridge's resources:
+ *   WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+ *                  0, 0, 0, 0, 1)                       bus 0 only
+ *   IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)                 consumed: config
+ *                                                       mechanism #1
+ *   WordIO (..., EntireRange, 0, 0x0000, 0x0CF7, 0, 0x0CF8)   windows:
+ *   WordIO (..., EntireRange, 0, 0x0D00, 0xFFFF, 0, 0xF300)   all other
+ *                                                             ports
+ *   DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+ *                NonCacheable, ReadWrite, 0, BOOT_PCI_MEM_BASE,
+ *                BOOT_PCI_MEM_END, 0, 0x1EC00000)       where BARs go
+ * No legacy VGA window (0xA0000-0xBFFFF): no VGA device sits on the bus,
+ * and Linux drives the framebuffer through screen_info. Linux (x86
+ * pci_acpi_root_prepare_resources) drops the consumed 0xCF8-0xCFF range
+ * and keeps the producer ranges as the bus's windows. */
+static const struct {
+	struct res_word bus;
+	struct res_io config;
+	struct res_word io_low, io_high;
+	struct res_dword mem;
+	struct res_end end;
+} __attribute__((packed)) pci0_crs = {
+	.bus = RES_WORD(RES_SPACE_BUS, 0, 0, 0),
+	.config = { .tag = RES_TAG_IO, .info = RES_IO_DECODE16,
+		    .min = 0xCF8, .max = 0xCF8, .aln = 1, .len = 8 },
+	.io_low = RES_WORD(RES_SPACE_IO, RES_IO_ENTIRE, 0x0000, 0x0CF7),
+	.io_high = RES_WORD(RES_SPACE_IO, RES_IO_ENTIRE, 0x0D00, 0xFFFF),
+	.mem = RES_DWORD(RES_SPACE_MEM, RES_MEM_RW_UC, BOOT_PCI_MEM_BASE,
+			 BOOT_PCI_MEM_END),
+	.end = { .tag = RES_TAG_END },
 };
-_Static_assert(sizeof(dsdt_aml) == 15, "PkgLength above must match");
+
+/* The memory window lies in the PCI hole, above RAM and the framebuffer
+ * and below the I/O APIC (and so below the local APIC). */
+_Static_assert(BOOT_PCI_MEM_BASE >= GMEM_LOW_MAX, "window above low RAM");
+_Static_assert(BOOT_PCI_MEM_BASE >= FB_GPA + FB_MAX_SIZE,
+	       "window above the framebuffer");
+_Static_assert(BOOT_PCI_MEM_END < IOAPIC_ADDR && IOAPIC_ADDR < LAPIC_ADDR,
+	       "window below the APICs");
+
+/* ---- AML, the DSDT's byte code (ACPI 6.3, chapter 20) ---- */
+
+#define AML_ZERO        0x00    /* ZeroOp */
+#define AML_ONE         0x01    /* OneOp */
+#define AML_NAME        0x08    /* NameOp */
+#define AML_BYTE        0x0A    /* BytePrefix */
+#define AML_WORD        0x0B    /* WordPrefix */
+#define AML_DWORD       0x0C    /* DWordPrefix */
+#define AML_STRING      0x0D    /* StringPrefix */
+#define AML_QWORD       0x0E    /* QWordPrefix */
+#define AML_BUFFER      0x11    /* BufferOp */
+#define AML_PACKAGE     0x12    /* PackageOp */
+#define AML_DUAL_NAME   0x2E    /* DualNamePrefix: two NameSegs follow */
+#define AML_MULTI_NAME  0x2F    /* MultiNamePrefix: SegCount, NameSegs */
+#define AML_EXT         0x5B    /* ExtOpPrefix */
+#define AML_DEVICE      0x82    /* DeviceOp, after ExtOpPrefix */
+#define AML_ROOT        0x5C    /* RootChar '\' */
+
+/* Writes AML into buf[0, cap). A write that does not fit sets overflow
+ * and writes nothing, nor does anything after it: the caller checks
+ * overflow once at the end. */
+struct aml {
+	uint8_t *buf;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void aml_bytes(struct aml *a, const void *p, size_t n)
+{
+	if (a->overflow || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	aml_bytes(a, &b, 1);
+}
+
+/* An integer in its shortest encoding, as iasl writes it: ZeroOp, OneOp,
+ * or a Byte/Word/DWord/QWord prefix and the value, little endian. */
+static void aml_int(struct aml *a, uint64_t v)
+{
+	uint8_t b[9];
+	size_t n;
+
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE : AML_ZERO);
+		return;
+	}
+	n = v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : v <= 0xFFFFFFFF ? 4 : 8;
+	b[0] = n == 1 ? AML_BYTE : n == 2 ? AML_WORD :
+	       n == 4 ? AML_DWORD : AML_QWORD;
+	for (size_t i = 0; i < n; i++)
+		b[1 + i] = (uint8_t)(v >> (8 * i));
+	aml_bytes(a, b, 1 + n);
+}
+
+/* A NameString from an ASL path: an optional leading '\', then NameSegs
+ * separated by '.', each of up to 4 characters padded with '_' ("\_SB.PCI0"
+ * gives RootChar DualNamePrefix "_SB_" "PCI0"). The paths are this file's
+ * own literals. */
+static void aml_path(struct aml *a, const char *path)
+{
+	unsigned segs = 1;
+
+	if (*path == '\\') {
+		aml_byte(a, AML_ROOT);
+		path++;
+	}
+	for (const char *c = path; *c; c++)
+		segs += *c == '.';
+	if (segs == 2) {
+		aml_byte(a, AML_DUAL_NAME);
+	} else if (segs > 2) {
+		aml_byte(a, AML_MULTI_NAME);
+		aml_byte(a, (uint8_t)segs);
+	}
+	while (segs--) {
+		char seg[4] = { '_', '_', '_', '_' };
+
+		for (size_t i = 0; *path && *path != '.'; path++)
+			if (i < 4)
+				seg[i++] = *path;
+		if (*path == '.')
+			path++;
+		aml_bytes(a, seg, 4);
+	}
+}
+
+/* A NUL-terminated string constant. */
+static void aml_string(struct aml *a, const char *s)
+{
+	aml_byte(a, AML_STRING);
+	aml_bytes(a, s, strlen(s) + 1);
+}
+
+/* Name(path, ...): the caller writes the value next. */
+static void aml_name(struct aml *a, const char *path)
+{
+	aml_byte(a, AML_NAME);
+	aml_path(a, path);
+}
+
+/* A PkgLength-prefixed scope (Device, Package, Buffer) starts here: its
+ * length is only known at aml_scope_end, which inserts it. */
+static size_t aml_scope_begin(struct aml *a)
+{
+	return a->len;
+}
+
+/* Inserts, at start, the PkgLength of what was written since: it counts
+ * its own bytes too (20.2.4). Up to 63 bytes it is one byte (bits 5:0);
+ * beyond, bits 7:6 of the lead byte give the number of bytes that follow
+ * (1-3), its bits 3:0 are the length's low 4 bits and each following byte
+ * the next 8. */
+static void aml_scope_end(struct aml *a, size_t start)
+{
+	size_t body = a->len - start, n, total;
+	uint8_t enc[4];
+
+	if (a->overflow)
+		return;
+	n = body + 1 <= 0x3F ? 1 : body + 2 <= 0xFFF ? 2 :
+	    body + 3 <= 0xFFFFF ? 3 : 4;
+	total = body + n;
+	if (total > 0xFFFFFFF || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	if (n == 1) {
+		enc[0] = (uint8_t)total;
+	} else {
+		enc[0] = (uint8_t)((n - 1) << 6 | (total & 0x0F));
+		for (size_t i = 1; i < n; i++)
+			enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+	}
+	memmove(a->buf + start + n, a->buf + start, body);
+	memcpy(a->buf + start, enc, n);
+	a->len += n;
+}
+
+/* Device(path) { ... aml_scope_end }. */
+static size_t aml_device_begin(struct aml *a, const char *path)
+{
+	size_t s;
+
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_DEVICE);
+	s = aml_scope_begin(a);
+	aml_path(a, path);
+	return s;
+}
+
+/* Package(count) { ... aml_scope_end }; count <= 255 (NumElements is a
+ * byte; longer packages would need VarPackageOp). */
+static size_t aml_package_begin(struct aml *a, unsigned count)
+{
+	size_t s;
+
+	aml_byte(a, AML_PACKAGE);
+	s = aml_scope_begin(a);
+	if (count > 0xFF)
+		a->overflow = true;
+	aml_byte(a, (uint8_t)count);
+	return s;
+}
+
+/* Buffer(n) { bytes }, e.g. a ResourceTemplate. */
+static void aml_buffer(struct aml *a, const void *p, size_t n)
+{
+	size_t s;
+
+	aml_byte(a, AML_BUFFER);
+	s = aml_scope_begin(a);
+	aml_int(a, n); /* BufferSize */
+	aml_bytes(a, p, n);
+	aml_scope_end(a, s);
+}
+
+/* EISAID("PNP0A03"): three letters of 5 bits each (A = 1), then four hex
+ * digits, stored big endian, i.e. the bytes 41 D0 0A 03 in memory. */
+static uint32_t eisa_id(const char id[7])
+{
+	uint32_t v = (uint32_t)(id[0] - '@') << 26 |
+		     (uint32_t)(id[1] - '@') << 21 |
+		     (uint32_t)(id[2] - '@') << 16;
+
+	for (int i = 3; i < 7; i++) {
+		char c = id[i];
+
+		v |= (uint32_t)(c <= '9' ? c - '0' : c - 'A' + 10)
+		     << (4 * (6 - i));
+	}
+	return __builtin_bswap32(v);
+}
+
+/* \_S5: the package Linux's acpi_get_sleep_type_data reads before writing
+ * SLP_TYP, then SLP_EN, to PM1a_CNT. devices/acpi_pm powers off on SLP_EN
+ * with any SLP_TYP; 5 is only the conventional value.
+ *   Name(\_S5, Package(){ 5, 5, 0, 0 })  (SLP_TYPa, SLP_TYPb, reserved) */
+static void aml_s5(struct aml *a)
+{
+	size_t s;
+
+	aml_name(a, "\\_S5");
+	s = aml_package_begin(a, 4);
+	aml_int(a, 5);
+	aml_int(a, 5);
+	aml_int(a, 0);
+	aml_int(a, 0);
+	aml_scope_end(a, s);
+}
 
 /* The pvpanic device as QEMU's ISA pvpanic describes it, minus the
  * OperationRegion and methods that Linux never uses:
@@ -266,35 +582,97 @@ _Static_assert(sizeof(dsdt_aml) == 15, "PkgLength above must match");
  * platform device whose resource 0 is the port (IORESOURCE_IO, which the
  * driver maps with ioport_map). No _STA: a device without one is present
  * and enabled. \_SB is predefined by every ACPI interpreter, so a full
- * path needs no Scope(). The port is patched in at PVPANIC_MIN/MAX. */
-static const uint8_t pvpanic_aml[] = {
-	0x5B, 0x82,             /* ExtOpPrefix, DeviceOp */
-	0x2D,                   /* PkgLength: 45 bytes, counting itself */
-	0x5C, 0x2E,             /* RootChar '\', DualNamePrefix */
-	'_', 'S', 'B', '_',     /* NameSeg "_SB_" */
-	'P', 'E', 'V', 'T',     /* NameSeg "PEVT" (QEMU's name) */
-	0x08,                   /* NameOp */
-	'_', 'H', 'I', 'D',     /* NameSeg "_HID" */
-	0x0D,                   /* StringPrefix */
-	'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00, /* "QEMU0001", NUL */
-	0x08,                   /* NameOp */
-	'_', 'C', 'R', 'S',     /* NameSeg "_CRS" */
-	0x11,                   /* BufferOp */
-	0x0D,                   /* PkgLength: 13 bytes, counting itself */
-	0x0A, 0x0A,             /* BufferSize: BytePrefix 10 */
-	0x47,                   /* I/O port descriptor: small, type 8, 7 bytes */
-	0x01,                   /* Information: 16-bit address decode */
-	0x00, 0x00,             /* _MIN (patched: the port) */
-	0x00, 0x00,             /* _MAX (patched: the same port) */
-	0x01,                   /* _ALN: 1 */
-	0x01,                   /* _LEN: 1 port */
-	0x79, 0x00,             /* End tag; checksum 0 means "valid" */
-};
-/* _MIN and _MAX counted back from the end: _MIN _MAX _ALN _LEN End tag. */
-#define PVPANIC_MIN (sizeof(pvpanic_aml) - 8)
-#define PVPANIC_MAX (sizeof(pvpanic_aml) - 6)
-/* The one-byte PkgLength 0x2D (< 0x40) covers all but the two opcodes. */
-_Static_assert(sizeof(pvpanic_aml) == 2 + 0x2D, "DeviceOp PkgLength");
+ * path needs no Scope(). */
+static void aml_pvpanic(struct aml *a, uint16_t port)
+{
+	const struct {
+		struct res_io io;
+		struct res_end end;
+	} __attribute__((packed)) crs = {
+		.io = { .tag = RES_TAG_IO, .info = RES_IO_DECODE16,
+			.min = port, .max = port, .aln = 1, .len = 1 },
+		.end = { .tag = RES_TAG_END },
+	};
+	size_t d = aml_device_begin(a, "\\_SB.PEVT");
+
+	aml_name(a, "_HID");
+	aml_string(a, "QEMU0001");
+	aml_name(a, "_CRS");
+	aml_buffer(a, &crs, sizeof(crs));
+	aml_scope_end(a, d);
+}
+
+/* PCI bus 0's slots with devices behind the root bridge (0 is the host
+ * bridge itself, devices/pci_host.c), and their INTx pins. */
+#define PCI_FIRST_SLOT 1
+#define PCI_SLOTS      32
+#define PCI_PINS       4        /* INTA..INTD */
+#define PRT_ENTRIES    ((PCI_SLOTS - PCI_FIRST_SLOT) * PCI_PINS)
+
+/* The PCI root bridge, so that Linux scans bus 0 through configuration
+ * mechanism #1 (devices/pci_host.c), assigns BARs inside the windows and
+ * routes INTx:
+ *   Device(\_SB.PCI0) {
+ *     Name(_HID, EisaId("PNP0A03"))   PCI bus (not PNP0A08: no PCIe, no
+ *     Name(_UID, 0)                   MCFG, so no _OSC either)
+ *     Name(_ADR, 0)
+ *     Name(_BBN, 0)                   bus 0
+ *     Name(_CRS, ResourceTemplate() { ...pci0_crs... })
+ *     Name(_PRT, Package() {
+ *       Package() { 0x0001FFFF, 0, 0, 17 },   slot 1 INTA: GSI 17
+ *       ...   { 0xSSSSFFFF, pin, 0, boot_pci_intx_gsi(slot, pin) }
+ *       Package() { 0x001FFFFF, 3, 0, 18 },   slot 31 INTD: GSI 18
+ *     })
+ *   }
+ * _PRT entries: address = slot << 16 | 0xFFFF (any function), pin 0-3 =
+ * INTA-INTD, Source 0 so that SourceIndex is the GSI itself (no link
+ * devices): level triggered, active low, shareable. KVM's I/O APIC model
+ * ignores the polarity bit, so vsbd asserting the line drives it with
+ * level 1 (vm_irq_line). */
+static void aml_pci0(struct aml *a)
+{
+	size_t d, prt;
+
+	d = aml_device_begin(a, "\\_SB.PCI0");
+	aml_name(a, "_HID");
+	aml_int(a, eisa_id("PNP0A03"));
+	aml_name(a, "_UID");
+	aml_int(a, 0);
+	aml_name(a, "_ADR");
+	aml_int(a, 0);
+	aml_name(a, "_BBN");
+	aml_int(a, 0);
+	aml_name(a, "_CRS");
+	aml_buffer(a, &pci0_crs, sizeof(pci0_crs));
+	aml_name(a, "_PRT");
+	prt = aml_package_begin(a, PRT_ENTRIES);
+	for (unsigned slot = PCI_FIRST_SLOT; slot < PCI_SLOTS; slot++)
+		for (unsigned pin = 0; pin < PCI_PINS; pin++) {
+			size_t e = aml_package_begin(a, 4);
+
+			aml_int(a, (uint64_t)slot << 16 | 0xFFFF);
+			aml_int(a, pin);
+			aml_int(a, 0); /* Source: none, a GSI follows */
+			aml_int(a, boot_pci_intx_gsi(slot, pin));
+			aml_scope_end(a, e);
+		}
+	aml_scope_end(a, prt);
+	aml_scope_end(a, d);
+}
+
+/* What the DSDT can take, counted from the code above: the header; \_S5
+ * (15 B); \_SB.PEVT (47 B); \_SB.PCI0 with its NameString, names and the
+ * headers of _CRS's buffer and _PRT's package (under 80 B) and _CRS's
+ * bytes; and per _PRT entry at most 13 B (PackageOp, PkgLength,
+ * NumElements, DWord address, BytePrefix pin, Zero, BytePrefix GSI). The
+ * build checks the real size (the emitter stops at DSDT_MAX_LEN). */
+#define PRT_ENTRY_MAX_LEN 13
+#define DSDT_BOUND                                                         \
+	(sizeof(struct acpi_header) + 15 + 47 + 80 + sizeof(pci0_crs) +    \
+	 PRT_ENTRIES * PRT_ENTRY_MAX_LEN)
+_Static_assert(PRT_ENTRIES <= 0xFF, "_PRT NumElements is one byte");
+_Static_assert(BOOT_PCI_INTX_GSI_BASE + BOOT_PCI_INTX_GSIS <= 24,
+	       "INTx GSIs on the 24-pin I/O APIC");
 
 #define MADT_MAX_LEN                                                        \
 	(sizeof(struct acpi_madt) + ACPI_MAX_CPUS * sizeof(struct madt_lapic) + \
@@ -302,16 +680,15 @@ _Static_assert(sizeof(pvpanic_aml) == 2 + 0x2D, "DeviceOp PkgLength");
 	 sizeof(struct madt_lapic_nmi))
 _Static_assert(FACS_OFF % 64 == 0, "FACS alignment");
 _Static_assert(RSDP_OFF + sizeof(struct acpi_rsdp) <= FACS_OFF, "RSDP");
-_Static_assert(FACS_OFF + sizeof(struct acpi_facs) <= DSDT_OFF, "FACS");
-_Static_assert(DSDT_OFF + sizeof(struct acpi_header) + sizeof(dsdt_aml) +
-			       sizeof(pvpanic_aml) <=
-		       XSDT_OFF, "DSDT");
+_Static_assert(FACS_OFF + sizeof(struct acpi_facs) <= XSDT_OFF, "FACS");
 _Static_assert(XSDT_OFF + sizeof(struct acpi_header) + 2 * 8 <= RSDT_OFF,
 	       "XSDT");
 _Static_assert(RSDT_OFF + sizeof(struct acpi_header) + 2 * 4 <= FADT_OFF,
 	       "RSDT");
 _Static_assert(FADT_OFF + sizeof(struct acpi_fadt) <= MADT_OFF, "FADT");
-_Static_assert(MADT_OFF + MADT_MAX_LEN <= BOOT_ACPI_SIZE, "MADT");
+_Static_assert(MADT_OFF + MADT_MAX_LEN <= DSDT_OFF, "MADT");
+_Static_assert(DSDT_BOUND <= DSDT_MAX_LEN, "DSDT");
+_Static_assert(DSDT_OFF + DSDT_MAX_LEN <= BOOT_ACPI_SIZE, "DSDT room");
 _Static_assert(BOOT_ACPI_ADDR % 16 == 0 && BOOT_ACPI_ADDR >= 0xE0000 &&
 		       BOOT_ACPI_ADDR + BOOT_ACPI_SIZE <= 0x100000,
 	       "RSDP where the legacy scan looks");
@@ -398,27 +775,27 @@ static void build_fadt(uint8_t *area, const struct acpi_config *cfg)
 	seal(area, FADT_OFF);
 }
 
-static void build_dsdt(uint8_t *area, const struct acpi_config *cfg)
+/* The DSDT: \_S5, the pvpanic device if there is one, the PCI root
+ * bridge. false if it did not fit in DSDT_MAX_LEN (it always does, see
+ * DSDT_BOUND). */
+static bool build_dsdt(uint8_t *area, const struct acpi_config *cfg)
 {
 	uint8_t *t = area + DSDT_OFF;
-	size_t len = sizeof(struct acpi_header);
+	struct aml a = { .buf = t + sizeof(struct acpi_header),
+			 .cap = DSDT_MAX_LEN - sizeof(struct acpi_header) };
 	struct acpi_header h;
 
-	memcpy(t + len, dsdt_aml, sizeof(dsdt_aml));
-	len += sizeof(dsdt_aml);
-	if (cfg->pvpanic_port) {
-		uint8_t *d = t + len;
-
-		memcpy(d, pvpanic_aml, sizeof(pvpanic_aml));
-		/* Fixed port: _MIN = _MAX, little endian. */
-		d[PVPANIC_MIN] = d[PVPANIC_MAX] = (uint8_t)cfg->pvpanic_port;
-		d[PVPANIC_MIN + 1] = d[PVPANIC_MAX + 1] =
-			(uint8_t)(cfg->pvpanic_port >> 8);
-		len += sizeof(pvpanic_aml);
-	}
-	header(&h, "DSDT", (uint32_t)len, 2); /* revision 2: 64-bit AML */
+	aml_s5(&a);
+	if (cfg->pvpanic_port)
+		aml_pvpanic(&a, cfg->pvpanic_port);
+	aml_pci0(&a);
+	if (a.overflow)
+		return false;
+	/* Revision 2: 64-bit AML integers. */
+	header(&h, "DSDT", (uint32_t)(sizeof(h) + a.len), 2);
 	memcpy(t, &h, sizeof(h));
 	seal(area, DSDT_OFF);
+	return true;
 }
 
 static void build_madt(uint8_t *area, const struct acpi_config *cfg)
@@ -492,7 +869,12 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 				  .length = sizeof(facs), .version = 2 };
 	memcpy(area + FACS_OFF, &facs, sizeof(facs)); /* no checksum */
 
-	build_dsdt(area, cfg);
+	if (!build_dsdt(area, cfg)) {
+		memset(area, 0, BOOT_ACPI_SIZE);
+		return boot_fail(err, errlen, -ENOSPC,
+				 "ACPI: the DSDT exceeds its %llu bytes",
+				 (unsigned long long)DSDT_MAX_LEN);
+	}
 	build_fadt(area, cfg);
 	build_madt(area, cfg);
 

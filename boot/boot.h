@@ -62,7 +62,37 @@ int e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type);
  * reserves, 16-byte aligned in [0xE0000, 0x100000) where Linux's
  * low-memory scan for the RSDP looks. */
 #define BOOT_ACPI_ADDR       0xF0000ULL
-#define BOOT_ACPI_SIZE       0x1000ULL  /* bytes the tables may use */
+#define BOOT_ACPI_SIZE       0x2000ULL  /* bytes the tables may use */
+
+/* PCI bus 0 as the ACPI tables describe it (\_SB.PCI0 in the DSDT): the
+ * root bridge forwards all I/O ports but 0xCF8-0xCFF (configuration
+ * mechanism #1, devices/pci_host.c) and this memory window, where Linux
+ * assigns BARs: inside the PCI hole, above the framebuffer (0xD0000000,
+ * up to 64 MiB) and below the I/O APIC at 0xFEC00000. */
+#define BOOT_PCI_MEM_BASE    0xE0000000u
+#define BOOT_PCI_MEM_END     0xFEBFFFFFu /* inclusive */
+
+/* PCI INTx routing on bus 0, the rule the DSDT's \_SB.PCI0._PRT states:
+ * pin (0..3 = INTA..INTD) of the device in slot (1..31) is wired straight
+ * to I/O APIC input
+ *     GSI = 16 + ((slot + pin) & 7),
+ * the usual swizzle, over the 8 pins 16-23 the ISA IRQs leave free on
+ * KVM's 24-pin in-kernel I/O APIC (KVM's default GSI routing maps GSI n
+ * to pin n). The guest programs these lines level-triggered, active low
+ * (ACPI's rule for _PRT entries without a link device); KVM's I/O APIC
+ * ignores the polarity, so a device model asserts INTx with
+ * vm_irq_line(vm, boot_pci_intx_gsi(slot, pin), 1) and deasserts it with
+ * 0. Lines are shared (slot 1 INTB and slot 2 INTA both reach GSI 18, as
+ * do slots 8 apart): the levels of all devices on one GSI must be ORed
+ * before they reach vm_irq_line. vsbd's code and the operator's device
+ * models both use this function, so they cannot disagree. */
+#define BOOT_PCI_INTX_GSI_BASE 16u
+#define BOOT_PCI_INTX_GSIS     8u
+static inline unsigned boot_pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return BOOT_PCI_INTX_GSI_BASE +
+	       ((slot + pin) & (BOOT_PCI_INTX_GSIS - 1));
+}
 
 enum image_kind { IMAGE_UNKNOWN, IMAGE_BZIMAGE, IMAGE_PVH_ELF };
 
@@ -122,12 +152,14 @@ struct acpi_config {
 	uint16_t pvpanic_port; /* QEMU0001 pvpanic port (0x505); 0: none */
 };
 
-/* Writes RSDP, XSDT, RSDT, FADT, FACS, MADT and DSDT (with \_S5 and, if
- * pvpanic_port is set, a \_SB.PEVT pvpanic device) into
- * [BOOT_ACPI_ADDR, + BOOT_ACPI_SIZE) and sets *rsdp to the RSDP's address
- * (BOOT_ACPI_ADDR), for boot_params_in.rsdp. Returns 0, -EINVAL if nr_cpus
- * is 0 or above 254, -ENOMEM if guest RAM does not back the area; a one-line
- * reason goes to err. */
+/* Writes RSDP, XSDT, RSDT, FADT, FACS, MADT and DSDT (with \_S5, if
+ * pvpanic_port is set a \_SB.PEVT pvpanic device, and the PCI root bridge
+ * \_SB.PCI0 described above) into [BOOT_ACPI_ADDR, + BOOT_ACPI_SIZE) and
+ * sets *rsdp to the RSDP's address (BOOT_ACPI_ADDR), for
+ * boot_params_in.rsdp. Returns 0, -EINVAL if nr_cpus is 0 or above 254,
+ * -ENOMEM if guest RAM does not back the area (-ENOSPC if the DSDT outgrew
+ * its room, which a build-time check rules out); a one-line reason goes to
+ * err. */
 int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	       uint64_t *rsdp, char *err, size_t errlen);
 

@@ -469,8 +469,23 @@ static int kbd_scancode(uint8_t sc)
 	return c ? (uint8_t)c : -1;
 }
 
+/* The PCI devices on bus 0, one line each: the operator's (vsb-ghv)
+ * configuration space is read through vsbd's forwarding, so a tap on the
+ * operator side sees these reads and nothing of what is typed. */
+static void list_pci(void)
+{
+	for (unsigned slot = 0; slot < 32; slot++) {
+		outl(0xcf8, 0x80000000u | slot << 11);
+		uint32_t id = inl(0xcfc);
+		if (id != 0xffffffffu)
+			printf("fbecho: pci %02u %04x:%04x\n", slot, id & 0xffff,
+			       id >> 16);
+	}
+}
+
 int main(void)
 {
+	list_pci();
 	fb_setup();
 	fill_rect(0, 0, fb.width, fb.height, BG);
 	for (uint32_t i = 0; BANNER[i] && i < fb.cols; i++)

@@ -21,7 +21,7 @@ GUEST_CFLAGS := -ffreestanding -fno-pic -no-pie -nostdlib -mno-red-zone \
 	-fcf-protection=none -O2 -Wall -Wextra -Werror -std=gnu11 -static
 GUEST_LDFLAGS := -T $(GUEST_SRC)/guest.ld -Wl,--build-id=none -z noexecstack
 
-GUEST_NAMES := hello echo flood smp fbecho
+GUEST_NAMES := hello echo flood smp fbecho pciping
 GUEST_ELFS := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)
 
 GUEST_RT_OBJS := $(GUEST_OUT)/start.o $(GUEST_OUT)/rt.o

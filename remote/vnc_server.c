@@ -6,7 +6,8 @@
  * and nothing else touches them. Other threads hand it new viewers through
  * a small queue and an eventfd. The thread sleeps in poll() on that eventfd,
  * the optional listener and every viewer socket; while viewers are
- * connected it also wakes every poll_ms to read KVM's dirty log. */
+ * connected it also wakes every poll_ms to read KVM's dirty log (or to
+ * compare a wrapped frame with its shadow). */
 #include "vnc_server.h"
 #include "keymap.h"
 #include "../devices/i8042.h"
@@ -58,6 +59,8 @@ struct vnc_server {
 	rfbScreenInfoPtr screen;
 	char *name;
 	int poll_ms;
+	void (*key_observer)(void *ctx, uint32_t keysym, bool down);
+	void *key_observer_ctx;
 	uint64_t fast_until; /* now_ms() before which the log is read fast */
 	int listen_fd; /* our loopback listener, or -1 */
 	int port;
@@ -141,7 +144,12 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 	unsigned key = keymap_key(keysym);
 	unsigned long bit;
 
-	if (!v || !key)
+	if (!v)
+		return;
+	if (v->s->key_observer)
+		v->s->key_observer(v->s->key_observer_ctx, (uint32_t)keysym,
+				   down);
+	if (!key)
 		return;
 	bit = 1UL << (key % LONG_BITS);
 	if (down)
@@ -324,8 +332,9 @@ static void setup_screen(struct vnc_server *s)
 {
 	rfbScreenInfoPtr sc = s->screen;
 
-	/* Zero copy: libvncserver encodes straight from the guest's frame. */
-	sc->frameBuffer = (char *)s->fb->pixels;
+	/* Zero copy: libvncserver encodes straight from the guest's frame
+	 * (a wrapped frame: from the shadow its compare keeps). */
+	sc->frameBuffer = (char *)fb_served_pixels(s->fb);
 	sc->paddedWidthInBytes = (int)s->fb->stride;
 	/* XRGB8888 little endian: 0x00RRGGBB in a 32-bit word. */
 	sc->serverFormat.bitsPerPixel = 32;
@@ -402,6 +411,10 @@ struct vnc_server *vnc_server_new(struct framebuffer *fb, struct i8042 *kbd,
 	if (s->poll_ms > 1000)
 		s->poll_ms = 1000;
 	s->name = strdup(o && o->name ? o->name : "vsbd");
+	if (o) {
+		s->key_observer = o->key_observer;
+		s->key_observer_ctx = o->key_observer_ctx;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	if (!s->name) {
 		log_error("vnc: out of memory");
@@ -456,7 +469,7 @@ static int collect_dirty(struct vnc_server *s)
 	int n = fb_collect_dirty(s->fb, mark_rect, s->screen);
 
 	if (n < 0) {
-		/* No dirty log (no VM behind the frame, as in the unit
+		/* No dirty log and no shadow (a bare frame, as in the unit
 		 * test): viewers get what they request, no push updates. */
 		log_warn("vnc: framebuffer dirty log unavailable (%s); "
 			 "screen changes are not sent", strerror(-n));

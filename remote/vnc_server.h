@@ -1,7 +1,8 @@
 /* The VNC server of one VM (libvncserver): serves the shadow framebuffer
  * straight from guest memory (no copy), updates clients from KVM's dirty
- * log, and turns RFB key and pointer events into PS/2 input on the VM's
- * i8042. Several viewers may watch at once (at most 16), all shared.
+ * log (or, for a frame wrapped with fb_wrap, from comparing it with its
+ * shadow copy, which is then what is served), and turns RFB key and
+ * pointer events into PS/2 input on the VM's i8042. Several viewers may watch at once (at most 16), all shared.
  *
  * By default nothing listens: libvncserver has no server-side TLS, so
  * viewers arrive through vnc_server_connect (the SSH server's port
@@ -16,6 +17,9 @@
 #ifndef VSB_VNC_SERVER_H
 #define VSB_VNC_SERVER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 struct framebuffer;
 struct i8042;
 struct vnc_server;
@@ -27,11 +31,19 @@ struct vnc_opts {
 	 * a wildcard included, is refused. */
 	const char *listen;
 	int poll_ms;        /* dirty-log poll interval; 0 = default (10) */
+	/* Optional: told of every key event a viewer sends (its keysym and
+	 * whether pressed), mapped or not, before the guest gets it; in the
+	 * server thread, so it must not block for long. vsb-ghv's operator
+	 * tap uses it; vsbd sets none. */
+	void (*key_observer)(void *ctx, uint32_t keysym, bool down);
+	void *key_observer_ctx;
 };
 
 /* Returns NULL (message logged) on error, e.g. a refused listen address.
- * fb and kbd must outlive it. A frame with no VM behind it (vm_fd < 0) is
- * served as it is at each request, with no pushed updates. One VNC server
+ * fb and kbd must outlive it. A wrapped frame (fb_wrap) gets pushed
+ * updates like a VM's; a frame with neither a VM nor a shadow (vm_fd < 0,
+ * shadow NULL) is served as it is at each request, with no pushed
+ * updates. One VNC server
  * per process at a time is what libvncserver is safe for (rfbGetScreen
  * re-initializes a library-global mutex). */
 struct vnc_server *vnc_server_new(struct framebuffer *fb, struct i8042 *kbd,

@@ -32,6 +32,9 @@ packages=(
   # xdotool, vncsnapshot; kbd's console fonts for the framebuffer guest
   openssh-client tigervnc-viewer xvfb xdotool x11-apps vncsnapshot kbd
   python3-pil
+  # operator/: vsb-ghv sandboxes itself with seccomp; e2fsprogs makes the
+  # disk images it serves; acpica-tools' iasl checks vsbd's ACPI tables
+  libseccomp-dev e2fsprogs acpica-tools
 )
 
 log() { printf 'setup: %s\n' "$*"; }

@@ -30,6 +30,8 @@ struct conhub {
 	struct uart16550 *uart;
 	const void *writer;
 	int room_efd;
+	void (*observe)(void *ctx, const uint8_t *buf, size_t len);
+	void *observe_ctx;
 };
 
 static void efd_signal(int fd)
@@ -233,9 +235,31 @@ static struct uart16550 *writer_uart(struct conhub *h, const void *owner)
 size_t conhub_input(struct conhub *h, const void *owner, const uint8_t *buf,
 		    size_t len)
 {
-	struct uart16550 *u = writer_uart(h, owner);
+	void (*observe)(void *ctx, const uint8_t *buf, size_t len);
+	void *octx;
+	struct uart16550 *u;
+	size_t n;
 
-	return u && len ? uart16550_rx(u, buf, len) : 0;
+	pthread_mutex_lock(&h->lock);
+	u = owner && h->writer == owner ? h->uart : NULL;
+	observe = h->observe;
+	octx = h->observe_ctx;
+	pthread_mutex_unlock(&h->lock);
+	n = u && len ? uart16550_rx(u, buf, len) : 0;
+	if (n && observe)
+		observe(octx, buf, n);
+	return n;
+}
+
+void conhub_set_input_observer(struct conhub *h,
+			       void (*fn)(void *ctx, const uint8_t *buf,
+					  size_t len),
+			       void *ctx)
+{
+	pthread_mutex_lock(&h->lock);
+	h->observe = fn;
+	h->observe_ctx = ctx;
+	pthread_mutex_unlock(&h->lock);
 }
 
 int conhub_room_fd(const struct conhub *h)

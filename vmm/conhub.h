@@ -52,6 +52,14 @@ void conhub_release_writer(struct conhub *h, const void *owner);
 size_t conhub_input(struct conhub *h, const void *owner, const uint8_t *buf,
 		    size_t len);
 int conhub_room_fd(const struct conhub *h);
+/* Optional: told of the bytes conhub_input gave the UART (only those it
+ * accepted, once each), after the UART took them and without any lock
+ * held. vsb-ghv's operator tap uses it; vsbd sets none. Set it before
+ * writers start; NULL fn removes it. */
+void conhub_set_input_observer(struct conhub *h,
+			       void (*fn)(void *ctx, const uint8_t *buf,
+					  size_t len),
+			       void *ctx);
 /* Sends a serial break to the guest (only the writer may: else -EPERM).
  * Its 0 byte needs room in the RX FIFO like any other: -EAGAIN when full,
  * then retry when conhub_room_fd becomes readable. Returns 0 when sent. */

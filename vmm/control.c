@@ -31,6 +31,7 @@ struct client {
 
 struct control {
 	struct vm *vm;
+	struct control_hooks hooks;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	int stop_efd;
@@ -193,6 +194,18 @@ static int cmd_regs(struct control *c, int fd, const char *arg)
 	return reply(fd, t.buf);
 }
 
+static int cmd_operator(struct control *c, int fd)
+{
+	char text[256] = "ok none\n";
+
+	if (c->hooks.operator_status) {
+		char st[200];
+		c->hooks.operator_status(c->hooks.ctx, st, sizeof(st));
+		snprintf(text, sizeof(text), "ok %s\n", st);
+	}
+	return reply(fd, text);
+}
+
 /* Returns -1 when the client must be dropped. */
 static int run_command(struct control *c, int fd, const char *cmd)
 {
@@ -215,6 +228,8 @@ static int run_command(struct control *c, int fd, const char *cmd)
 		vm_request_stop(c->vm, VM_STOP_SIGNAL + SIGTERM);
 		return ret;
 	}
+	if (strcmp(cmd, "operator") == 0)
+		return cmd_operator(c, fd);
 	if (strcmp(cmd, "vcpus") == 0) {
 		snprintf(text, sizeof(text), "ok vcpus %d\n", c->vm->nr_vcpus);
 		return reply(fd, text);
@@ -324,7 +339,8 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-struct control *control_open(const char *path, struct vm *vm)
+struct control *control_open(const char *path, struct vm *vm,
+			     const struct control_hooks *hooks)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct control *c = calloc(1, sizeof(*c));
@@ -337,6 +353,8 @@ struct control *control_open(const char *path, struct vm *vm)
 		return NULL;
 	}
 	c->vm = vm;
+	if (hooks)
+		c->hooks = *hooks;
 	for (int i = 0; i < CONTROL_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	strcpy(c->path, path);

@@ -1,5 +1,5 @@
-/* The shadow framebuffer: a memfd in its own KVM slot with dirty logging.
- * See framebuffer.h. */
+/* The shadow framebuffer: a memfd in its own KVM slot with dirty logging,
+ * or a wrapped frame with a compare-based dirty source. See framebuffer.h. */
 #include "framebuffer.h"
 #include "log.h"
 
@@ -127,6 +127,39 @@ fail:
 	return ret;
 }
 
+int fb_wrap(struct framebuffer *fb, uint8_t *pixels, uint32_t width,
+	    uint32_t height, uint32_t stride)
+{
+	memset(fb, 0, sizeof(*fb));
+	fb->memfd = fb->vm_fd = -1;
+	if (!pixels || !geometry_ok(width, height) || stride / 4 < width ||
+	    stride % 4 || (uint64_t)stride * height > FB_MAX_SIZE)
+		return log_errno(-EINVAL, "framebuffer %ux%u, stride %u: out "
+				 "of range", width, height, stride);
+	fb->width = width;
+	fb->height = height;
+	fb->stride = stride;
+	fb->size = (size_t)stride * height;
+	fb->npages = (fb->size + FB_PAGE - 1) / FB_PAGE;
+	fb->bitmap = calloc((fb->npages + LONG_BITS - 1) / LONG_BITS,
+			    sizeof(unsigned long));
+	fb->shadow = malloc(fb->size);
+	if (!fb->bitmap || !fb->shadow) {
+		fb_destroy(fb);
+		return log_errno(-ENOMEM, "framebuffer shadow copy");
+	}
+	/* The first compare reports only what changes from now on: viewers
+	 * ask for the whole frame when they connect anyway. */
+	memcpy(fb->shadow, pixels, fb->size);
+	fb->pixels = pixels;
+	return 0;
+}
+
+uint8_t *fb_served_pixels(const struct framebuffer *fb)
+{
+	return fb->shadow ? fb->shadow : fb->pixels;
+}
+
 void fb_destroy(struct framebuffer *fb)
 {
 	/* Remove the slot first so KVM never maps pages we give back. The
@@ -135,13 +168,37 @@ void fb_destroy(struct framebuffer *fb)
 	if (fb->pixels && fb->vm_fd >= 0 &&
 	    set_slot(fb->vm_fd, fb->gpa, NULL, 0))
 		log_debug("framebuffer: cannot delete slot %d", FB_SLOT);
-	if (fb->pixels)
+	if (fb->pixels && !fb->shadow) /* a wrapped frame is not ours */
 		munmap(fb->pixels, fb->size);
 	if (fb->memfd >= 0)
 		close(fb->memfd);
 	free(fb->bitmap);
+	free(fb->shadow);
 	memset(fb, 0, sizeof(*fb));
 	fb->memfd = fb->vm_fd = -1;
+}
+
+/* The compare path: the pages that differ from the shadow are dirty; the
+ * shadow takes their new content, so each change is reported once. */
+static int compare_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
+{
+	size_t nlongs = (fb->npages + LONG_BITS - 1) / LONG_BITS;
+	bool any = false;
+
+	memset(fb->bitmap, 0, nlongs * sizeof(unsigned long));
+	for (size_t i = 0; i < fb->npages; i++) {
+		size_t off = i * FB_PAGE;
+		size_t n = fb->size - off < FB_PAGE ? fb->size - off : FB_PAGE;
+		if (!memcmp(fb->shadow + off, fb->pixels + off, n))
+			continue;
+		memcpy(fb->shadow + off, fb->pixels + off, n);
+		fb->bitmap[i / LONG_BITS] |= 1UL << (i % LONG_BITS);
+		any = true;
+	}
+	if (!any)
+		return 0;
+	return (int)fb_bitmap_to_rects(fb->bitmap, fb->npages, fb->stride,
+				       fb->width, fb->height, cb, ctx);
 }
 
 int fb_collect_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
@@ -151,6 +208,8 @@ int fb_collect_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
 		.dirty_bitmap = fb->bitmap,
 	};
 
+	if (fb->shadow && fb->pixels && fb->bitmap)
+		return compare_dirty(fb, cb, ctx);
 	if (fb->vm_fd < 0 || !fb->bitmap)
 		return -EBADF;
 	/* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (never enabled here)

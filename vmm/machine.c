@@ -97,7 +97,7 @@ static int route(struct vm *vm, uint64_t base, uint64_t len, io_handler_fn fn,
 }
 
 int machine_init(struct machine *m, struct vm *vm, struct console *con,
-		 struct conhub *hub)
+		 struct conhub *hub, bool shadow_consoles)
 {
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
@@ -129,9 +129,14 @@ int machine_init(struct machine *m, struct vm *vm, struct console *con,
 		conhub_attach_uart(hub, m->com1);
 
 	int ret = 0;
-	ret = ret ?: route(vm, COM1_PORT, 8, uart16550_io, m->com1, "com1");
-	ret = ret ?: route(vm, 0x60, 1, i8042_data_io, m->i8042, "i8042-data");
-	ret = ret ?: route(vm, 0x64, 1, i8042_cmd_io, m->i8042, "i8042-cmd");
+	if (shadow_consoles) {
+		ret = ret ?: route(vm, COM1_PORT, 8, uart16550_io, m->com1,
+				   "com1");
+		ret = ret ?: route(vm, 0x60, 1, i8042_data_io, m->i8042,
+				   "i8042-data");
+		ret = ret ?: route(vm, 0x64, 1, i8042_cmd_io, m->i8042,
+				   "i8042-cmd");
+	}
 	ret = ret ?: route(vm, 0x70, 2, cmos_io, m->cmos, "cmos");
 	ret = ret ?: route(vm, 0x80, 1, io_sink, NULL, "post-code");
 	ret = ret ?: route(vm, PVPANIC_PORT, PVPANIC_LEN, pvpanic_io, m->panic,

@@ -4,6 +4,8 @@
 #ifndef VSB_MACHINE_H
 #define VSB_MACHINE_H
 
+#include <stdbool.h>
+
 struct vm;
 struct console;
 struct conhub;
@@ -29,8 +31,10 @@ struct machine {
 	struct pvpanic *panic;
 };
 
+/* shadow_consoles false (traditional routing) leaves COM1 and the i8042
+ * ports unrouted, for the operator's vsb-ghv to emulate. */
 int machine_init(struct machine *m, struct vm *vm, struct console *con,
-		 struct conhub *hub);
+		 struct conhub *hub, bool shadow_consoles);
 void machine_destroy(struct machine *m);
 
 #endif

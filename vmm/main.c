@@ -5,6 +5,7 @@
 #include "console.h"
 #include "control.h"
 #include "framebuffer.h"
+#include "ghv_link.h"
 #include "kernel_load.h"
 #include "log.h"
 #include "machine.h"
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +55,16 @@ static int block_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Runs until the VM stops: signals, the halt watchdog. */
-static void main_loop(struct vm *vm, int sfd)
+/* Runs until the VM stops: signals, the halt watchdog, the operator's
+ * requests that must run here (link may be NULL). */
+static void main_loop(struct vm *vm, int sfd, struct ghv_link *link)
 {
 	while (atomic_load(&vm->stop_reason) == VM_RUNNING) {
-		struct pollfd p[2] = { { sfd, POLLIN, 0 },
-				       { vm->stop_efd, POLLIN, 0 } };
-		int n = poll(p, 2, 100);
+		struct pollfd p[3] = { { sfd, POLLIN, 0 },
+				       { vm->stop_efd, POLLIN, 0 },
+				       { link ? ghv_link_fd(link) : -1,
+					 POLLIN, 0 } };
+		int n = poll(p, 3, 100);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (p[0].revents & POLLIN) {
@@ -70,8 +75,12 @@ static void main_loop(struct vm *vm, int sfd)
 						    (int)si.ssi_signo);
 			}
 		}
+		if (p[2].revents & POLLIN)
+			ghv_link_service(link);
 		vm_watchdog_tick(vm);
 	}
+	/* vCPUs waiting in a forwarded access are released first. */
+	ghv_link_vm_stopped(link, atomic_load(&vm->stop_reason));
 	/* Keep kicking until every vCPU thread has left KVM_RUN. */
 	for (;;) {
 		pthread_mutex_lock(&vm->lock);
@@ -110,6 +119,48 @@ static struct ssh_server *start_ssh(const struct run_opts *o,
 	return s;
 }
 
+/* --operator-user: a user name or a numeric uid. */
+static bool operator_ids(const char *user, uid_t *uid, gid_t *gid)
+{
+	char *end;
+	unsigned long n = strtoul(user, &end, 10);
+	struct passwd *pw = *end || end == user ? getpwnam(user)
+						: getpwuid((uid_t)n);
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+		return true;
+	}
+	if (*end || end == user || n > 0xfffffffeUL)
+		return false;
+	*uid = (uid_t)n;
+	*gid = (gid_t)n;
+	return true;
+}
+
+static struct ghv_link *open_operator(const struct run_opts *o,
+				      struct vm *vm, struct pci_host *pci,
+				      const struct framebuffer *fb)
+{
+	struct ghv_link_opts lo = {
+		.path = o->operator_path,
+		.vm_name = o->name,
+		.routing = o->traditional ? GHV_ROUTING_TRADITIONAL
+					  : GHV_ROUTING_BYPASS,
+		.timeout_ms = o->operator_timeout_ms,
+	};
+	if (o->operator_user) {
+		if (!operator_ids(o->operator_user, &lo.uid, &lo.gid)) {
+			log_error("--operator-user %s: no such user",
+				  o->operator_user);
+			return NULL;
+		}
+		lo.check_uid = true;
+	}
+	return ghv_link_open(&lo, vm, pci, fb);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -122,6 +173,7 @@ static int cmd_run(int argc, char **argv)
 	struct control *ctl = NULL;
 	struct vnc_server *vnc = NULL;
 	struct ssh_server *ssh = NULL;
+	struct ghv_link *link = NULL;
 	struct boot_entry entry;
 	int code = VM_STOP_ERROR;
 	int sfd = -1;
@@ -155,7 +207,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (vm_setup_vcpus(&vm, &entry))
 		goto out;
-	if (!o.console_none &&
+	/* In traditional routing the serial line is the operator's. */
+	if (!o.console_none && !o.traditional &&
 	    !(con = console_open(&o.console, quit_from_console, &vm)))
 		goto out;
 	hub = conhub_new(CONSOLE_HISTORY);
@@ -163,7 +216,10 @@ static int cmd_run(int argc, char **argv)
 		log_error("cannot allocate the console hub");
 		goto out;
 	}
-	if (machine_init(&board, &vm, con, hub))
+	if (machine_init(&board, &vm, con, hub, !o.traditional))
+		goto out;
+	if (o.operator_path &&
+	    !(link = open_operator(&o, &vm, board.pci, &fb)))
 		goto out;
 	if (o.fb_width) {
 		struct vnc_opts vo = { .name = o.name, .listen = o.vnc_listen };
@@ -180,14 +236,18 @@ static int cmd_run(int argc, char **argv)
 	};
 	if (o.ssh_listen && !(ssh = start_ssh(&o, &svm)))
 		goto out;
-	if (!con && !ssh)
+	if (!con && !ssh && !o.traditional)
 		log_warn("no local console and no --ssh: nobody can reach "
 			 "the serial console of VM %s", o.name);
 	if (con && !console_wait_client(con, sfd)) {
 		code = VM_STOP_SIGNAL + SIGINT;
 		goto out;
 	}
-	if (o.control && !(ctl = control_open(o.control, &vm)))
+	struct control_hooks hooks = { ghv_link_describe, link };
+	if (o.control &&
+	    !(ctl = control_open(o.control, &vm, link ? &hooks : NULL)))
+		goto out;
+	if (link && !ghv_link_wait_start(link, sfd, &code))
 		goto out;
 	if (con && console_start(con))
 		goto out;
@@ -196,7 +256,7 @@ static int cmd_run(int argc, char **argv)
 	vm_start(&vm);
 	log_debug("VM %s running: %d vCPU(s), %llu MiB", o.name, vm.nr_vcpus,
 		  (unsigned long long)(vm.mem.size >> 20));
-	main_loop(&vm, sfd);
+	main_loop(&vm, sfd, link);
 	code = vm_wait(&vm);
 out:
 	/* Tenant sessions go first: they use the hub, the VNC server and
@@ -204,6 +264,7 @@ out:
 	ssh_server_stop(ssh);
 	vnc_server_free(vnc);
 	control_close(ctl);
+	ghv_link_close(link);
 	console_close(con);
 	machine_destroy(&board);
 	conhub_free(hub);

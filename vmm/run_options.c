@@ -68,6 +68,21 @@ void run_usage(FILE *f)
 "                       also serve VNC on a loopback TCP port (no TLS in\n"
 "                       VNC: loopback only; tenants use ssh -L)\n"
 "\n"
+"Operator side (boundary/PROTOCOL.md):\n"
+"      --operator PATH  listen on the UNIX socket PATH for the operator's\n"
+"                       guest hypervisor (vsb-ghv); the VM starts when it\n"
+"                       says START. Port I/O and MMIO it maps, and PCI\n"
+"                       slots it attaches, are forwarded to it\n"
+"      --operator-user USER  only USER (name or uid) may connect; the\n"
+"                       socket is given to USER, mode 0600\n"
+"      --routing bypass|traditional\n"
+"                       bypass (default): console, keyboard and screen are\n"
+"                       shadow devices the operator never sees;\n"
+"                       traditional: they are the operator's (for\n"
+"                       comparison; no --ssh or --vnc-listen)\n"
+"      --operator-timeout MS  a forwarded access waits this long before\n"
+"                       the operator counts as down (default 2000)\n"
+"\n"
 "  -v, --verbose        log debugging detail to stderr\n"
 "  -q, --quiet          log errors only\n"
 "  -h, --help           show this help\n"
@@ -114,7 +129,8 @@ static bool parse_size(const char *s, uint64_t *out)
 
 enum {
 	OPT_ALLOW_PVM = 0x100, OPT_SSH, OPT_AUTH_KEYS, OPT_HOST_KEYS, OPT_FB,
-	OPT_VNC_LISTEN,
+	OPT_VNC_LISTEN, OPT_OPERATOR, OPT_OPERATOR_USER, OPT_ROUTING,
+	OPT_OPERATOR_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -133,6 +149,10 @@ static const struct option longopts[] = {
 	{ "host-keys", required_argument, NULL, OPT_HOST_KEYS },
 	{ "fb", required_argument, NULL, OPT_FB },
 	{ "vnc-listen", required_argument, NULL, OPT_VNC_LISTEN },
+	{ "operator", required_argument, NULL, OPT_OPERATOR },
+	{ "operator-user", required_argument, NULL, OPT_OPERATOR_USER },
+	{ "routing", required_argument, NULL, OPT_ROUTING },
+	{ "operator-timeout", required_argument, NULL, OPT_OPERATOR_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -228,6 +248,26 @@ static int apply(struct run_opts *o, int c, const char *arg)
 	case OPT_VNC_LISTEN:
 		o->vnc_listen = arg;
 		return 0;
+	case OPT_OPERATOR:
+		o->operator_path = arg;
+		return 0;
+	case OPT_OPERATOR_USER:
+		o->operator_user = arg;
+		return 0;
+	case OPT_ROUTING:
+		if (strcmp(arg, "bypass") && strcmp(arg, "traditional"))
+			return usage_error("bad --routing '%s': use bypass or "
+					   "traditional", arg);
+		o->traditional = !strcmp(arg, "traditional");
+		return 0;
+	case OPT_OPERATOR_TIMEOUT: {
+		long ms = strtol(arg, &end, 10);
+		if (*end || end == arg || ms < 10 || ms > 600000)
+			return usage_error("bad --operator-timeout '%s': need "
+					   "10 to 600000 (ms)", arg);
+		o->operator_timeout_ms = (unsigned)ms;
+		return 0;
+	}
 	case 'v':
 		o->log_level = LOG_DEBUG;
 		return 0;
@@ -314,6 +354,14 @@ int run_options_parse(int argc, char **argv, struct run_opts *o)
 		return usage_error("--ssh needs --authorized-keys FILE%s", "");
 	if (o->vnc_listen && !o->fb_width)
 		return usage_error("--vnc-listen needs a framebuffer%s", "");
+	if ((o->operator_user || o->traditional) && !o->operator_path)
+		return usage_error("--operator-user and --routing traditional "
+				   "need --operator PATH%s", "");
+	/* In traditional routing the consoles are the operator's: vsbd has
+	 * no shadow device to serve. */
+	if (o->traditional && (o->ssh_listen || o->vnc_listen))
+		return usage_error("--ssh and --vnc-listen serve shadow devices;"
+				   " --routing traditional has none%s", "");
 	return 0;
 }
 

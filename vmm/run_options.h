@@ -27,6 +27,10 @@ struct run_opts {
 	const char *authorized_keys;
 	const char *host_keys;      /* NULL: the default directory */
 	const char *vnc_listen;     /* NULL: no VNC listener */
+	const char *operator_path;  /* NULL: no operator (vsb-ghv) */
+	const char *operator_user;  /* NULL: only vsbd's own uid connects */
+	bool traditional;           /* --routing traditional */
+	unsigned operator_timeout_ms;
 	struct vmconf conf;         /* owns the strings from --config */
 	char **argv;                /* the merged argument vector */
 };

@@ -272,11 +272,14 @@ static void vcpu_thread_signals(void)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+_Thread_local int vcpu_self_id = -1;
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
 
+	vcpu_self_id = v->id;
 	vcpu_thread_signals();
 	while (!vm_stopping(vm)) {
 		vcpu_maybe_park(v);

@@ -20,7 +20,7 @@ static bool kvm_is_pvm(void)
 
 static int map_ram(struct vm *vm, uint64_t size)
 {
-	int fd = memfd_create("vsbd-guest-ram", MFD_CLOEXEC);
+	int fd = memfd_create("vsbd-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return log_errno(-errno, "memfd_create");
 	if (ftruncate(fd, (off_t)size) < 0) {
@@ -28,6 +28,14 @@ static int map_ram(struct vm *vm, uint64_t size)
 		close(fd);
 		return log_errno(e, "cannot size guest RAM to %llu bytes",
 				 (unsigned long long)size);
+	}
+	/* The memfd goes to introspection and to the operator's vsb-ghv for
+	 * DMA: sealed, none of them can shrink it under vsbd's mapping (a
+	 * SIGBUS in the TCB) or grow it. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int e = -errno;
+		close(fd);
+		return log_errno(e, "cannot seal guest RAM");
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_NORESERVE, fd, 0);

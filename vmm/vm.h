@@ -99,4 +99,7 @@ void vm_watchdog_tick(struct vm *vm);
 void vcpu_kick(struct vcpu *v);
 void *vcpu_thread(void *arg);
 
+/* The vCPU index of the calling thread, -1 outside vCPU threads. */
+extern _Thread_local int vcpu_self_id;
+
 #endif

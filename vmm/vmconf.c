@@ -28,7 +28,9 @@ static const struct key keys[] = {
 	{ "control", true },	   { "allow-pvm", false },
 	{ "ssh", false },	   { "authorized-keys", true },
 	{ "host-keys", true },	   { "fb", false },
-	{ "vnc-listen", false },
+	{ "vnc-listen", false },	   { "operator", true },
+	{ "operator-user", false }, { "routing", false },
+	{ "operator-timeout", false },
 };
 
 /* Every key can appear once, so the argument list is bounded. */

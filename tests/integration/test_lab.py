@@ -192,5 +192,39 @@ def guest_panic_exits_with_panic_status():
     assert checks.get("panic-exit") == "7", (checks, out[-3000:])
 
 
+# 4. PCI bus 0 through ACPI: with \_SB.PCI0 (PNP0A03) in vsbd's DSDT, Linux
+# scans bus 0 and finds the host bridge of devices/pci_host.c at 00:00.0.
+# Appended to the node script above, so the one node boot serves it too.
+NODE_SCRIPT += r"""
+guest-session start -m 256M -c 1 -i /guest/initrd.cpio.gz -a "console=ttyS0 quiet panic=-1" /guest/vmlinuz
+ready pci && {
+  guest-session send "d=/sys/bus/pci/devices/0000:00:00.0; echo HB=\$(cat \$d/vendor \$d/device \$d/class | tr '\n' ' ')"
+  guest-session expect "^HB=" 60 >/dev/null
+  report pci-hostbridge "$(guest-session output | tr -d "\r" | grep "^HB=" | tail -n 1 | sed 's/^HB=//; s/ *$//')"
+  guest-session send "echo DM-BEGIN; dmesg | grep -iE 'pci|acpi|pnp0a0|AE_'; echo DM-END"
+  guest-session expect "^DM-END" 60 >/dev/null
+  guest-session output | tr -d "\r" | sed -n '/^DM-BEGIN/,/^DM-END/s/^/guestdmesg: /p'
+  guest-session send "poweroff"
+}
+report pci-exit "$(guest-session wait 120)"
+"""
+
+
+@test
+def linux_guest_finds_the_pci_root_bridge_through_acpi():
+    checks, out, _ = lab_results()
+    assert checks.get("ready-pci", "no") != "no", out[-3000:]
+    # 00:00.0 in sysfs: Linux enumerated bus 0 behind \_SB.PCI0.
+    assert checks.get("pci-hostbridge") == "0x8086 0x1237 0x060000", \
+        (checks, out[-3000:])
+    dmesg = [l for l in prefixed(out, "guestdmesg:")
+             if l not in ("DM-BEGIN", "DM-END")]
+    assert any("PNP0A03" in l or "PCI Root Bridge [PCI0]" in l
+               for l in dmesg), dmesg
+    bad = [l for l in dmesg if "ACPI Error" in l or "AE_" in l]
+    assert not bad, bad
+    assert checks.get("pci-exit") == "0", checks
+
+
 if __name__ == "__main__":
     run_all()

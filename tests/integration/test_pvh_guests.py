@@ -6,7 +6,7 @@ import socket
 import tempfile
 import time
 
-from vsbtest import Vsbd, guest, run_vsbd, run_all, test, VSBD
+from vsbtest import Vsbd, control, guest, run_vsbd, run_all, test, VSBD
 
 HELLO = b"Hello from the vsbd PVH test guest\n"
 
@@ -69,15 +69,6 @@ def flood_delivers_exactly_n_bytes_in_order():
         assert rest == b"", rest[:80]
         assert len(v.buf) == n, len(v.buf)
         assert v.buf == expected_flood(n)
-
-
-def control(path, cmd):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
-    s.sendall(cmd.encode() + b"\n")
-    reply = s.recv(256)
-    s.close()
-    return reply.decode().strip()
 
 
 def drain(sock):

@@ -158,6 +158,23 @@ class Vsbd:
         self.close()
 
 
+def control(path, cmd):
+    """One command on vsbd's control socket (--control PATH); its reply
+    line, stripped."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(cmd.encode() + b"\n")
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return buf.decode().strip()
+
+
 def run_vsbd(*args, timeout=20, input=None):
     """Runs vsbd to completion with stdio console; returns CompletedProcess."""
     return subprocess.run([VSBD] + list(args), input=input, capture_output=True,

@@ -1,8 +1,10 @@
 /* Unit tests for the ACPI tables (boot/acpi.c). The tables are built into a
  * plain buffer and read back the way a guest does: scan the BIOS area for
  * the RSDP, follow XSDT/RSDT, check every checksum, then the FADT, MADT and
- * DSDT contents. Also: the e820 map reserves them, and both loaders pass the
- * RSDP address on (boot_params.acpi_rsdp_addr, hvm_start_info.rsdp_paddr). */
+ * DSDT contents (byte by byte, and through ACPICA's own parser: iasl
+ * disassembles the DSDT and compiles the result back to the same AML).
+ * Also: the e820 map reserves them, and both loaders pass the RSDP address
+ * on (boot_params.acpi_rsdp_addr, hvm_start_info.rsdp_paddr). */
 #include <elf.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -10,8 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../../boot/boot.h"
@@ -252,8 +260,8 @@ static void check_madt(const struct found *f, const struct acpi_config *cfg)
 	assert_int_equal(nmis, 1);
 }
 
-/* One AML integer: ZeroOp, OneOp or BytePrefix. */
-static unsigned aml_int(const uint8_t **p)
+/* One AML integer: ZeroOp, OneOp or Byte/Word/DWord/QWordPrefix. */
+static uint64_t aml_int(const uint8_t **p)
 {
 	const uint8_t *q = *p;
 
@@ -261,6 +269,9 @@ static unsigned aml_int(const uint8_t **p)
 	case 0x00: *p = q + 1; return 0;
 	case 0x01: *p = q + 1; return 1;
 	case 0x0A: *p = q + 2; return q[1];
+	case 0x0B: *p = q + 3; return g16(q + 1);
+	case 0x0C: *p = q + 5; return g32(q + 1);
+	case 0x0E: *p = q + 9; return g64(q + 1);
 	default: fail_msg("AML: not an integer opcode 0x%02x", q[0]);
 	}
 	return 0;
@@ -355,7 +366,8 @@ static void check_pvpanic(const uint8_t *aml, const uint8_t *end,
 			hid = q;
 			n++;
 		}
-	assert_int_equal(walk_aml(aml, end), port ? 1 : 0);
+	/* \_SB.PEVT if there is a port, and \_SB.PCI0 always. */
+	assert_int_equal(walk_aml(aml, end), port ? 2 : 1);
 	if (!port) {
 		assert_int_equal(n, 0);
 		return;
@@ -393,6 +405,148 @@ static void check_pvpanic(const uint8_t *aml, const uint8_t *end,
 	assert_true(p + 10 == buf_end);
 }
 
+/* Expects Name(seg, ...) at *p and moves to the value. */
+static void expect_name(const uint8_t **p, const char *seg)
+{
+	assert_int_equal((*p)[0], 0x08); /* NameOp */
+	assert_memory_equal(*p + 1, seg, 4);
+	*p += 5;
+}
+
+/* A Word (0x88) or DWord (0x87) Address Space Descriptor at *p of the
+ * given resource type, producer, MinFixed, MaxFixed, PosDecode, granularity
+ * and translation 0, covering [min, max]; *p moves past it. */
+static void expect_addr_desc(const uint8_t **p, unsigned width,
+			     unsigned type, unsigned type_flags, uint64_t min,
+			     uint64_t max)
+{
+	const uint8_t *d = *p;
+	uint64_t f[5]; /* _GRA _MIN _MAX _TRA _LEN */
+
+	assert_int_equal(d[0], width == 2 ? 0x88 : 0x87);
+	assert_int_equal(g16(d + 1), 3 + 5 * width); /* bytes that follow */
+	assert_int_equal(d[3], type);
+	assert_int_equal(d[4], 0x0C); /* _MAF | _MIF, PosDecode, producer */
+	assert_int_equal(d[5], type_flags);
+	for (unsigned i = 0; i < 5; i++)
+		f[i] = width == 2 ? g16(d + 6 + 2 * i) : g32(d + 6 + 4 * i);
+	assert_int_equal(f[0], 0);
+	assert_int_equal(f[1], min);
+	assert_int_equal(f[2], max);
+	assert_int_equal(f[3], 0);
+	assert_int_equal(f[4], max - min + 1);
+	*p = d + 6 + 5 * width;
+}
+
+/* Name(_CRS, ResourceTemplate(){...}) of \_SB.PCI0, at its Buffer. */
+static void check_pci0_crs(const uint8_t **pp)
+{
+	const uint8_t *p = *pp, *buf_end;
+	uint64_t size;
+
+	assert_int_equal(p[0], 0x11);                        /* BufferOp */
+	p++;
+	buf_end = p;
+	buf_end += aml_pkglen(&p);
+	size = aml_int(&p);                                  /* BufferSize */
+	assert_int_equal(size, buf_end - p);
+	/* WordBusNumber: bus 0 only. */
+	expect_addr_desc(&p, 2, 2, 0, 0, 0);
+	/* IO(Decode16, 0xCF8, 0xCF8, 1, 8): the config ports, consumed. */
+	assert_memory_equal(p, "\x47\x01\xF8\x0C\xF8\x0C\x01\x08", 8);
+	p += 8;
+	/* WordIO windows, EntireRange: every port but 0xCF8-0xCFF. */
+	expect_addr_desc(&p, 2, 1, 0x03, 0x0000, 0x0CF7);
+	expect_addr_desc(&p, 2, 1, 0x03, 0x0D00, 0xFFFF);
+	/* DWordMemory window, non-cacheable, read-write: above the
+	 * framebuffer (0xD0000000 + 64 MiB) and below the I/O APIC. */
+	expect_addr_desc(&p, 4, 0, 0x01, 0xE0000000, 0xFEBFFFFF);
+	assert_int_equal(BOOT_PCI_MEM_BASE, 0xE0000000);
+	assert_int_equal(BOOT_PCI_MEM_END, 0xFEBFFFFF);
+	assert_memory_equal(p, "\x79\x00", 2);              /* End tag */
+	p += 2;
+	assert_true(p == buf_end);
+	*pp = p;
+}
+
+/* Name(_PRT, Package(){...}) of \_SB.PCI0, at its Package: one entry per
+ * slot 1..31 and pin 0..3, { slot << 16 | 0xFFFF, pin, 0, GSI } with
+ * GSI = 16 + ((slot + pin) mod 8), in that order. */
+static void check_prt(const uint8_t **pp)
+{
+	const uint8_t *p = *pp, *prt_end;
+	unsigned entries = 0;
+
+	assert_int_equal(p[0], 0x12);                        /* PackageOp */
+	p++;
+	prt_end = p;
+	prt_end += aml_pkglen(&p);
+	assert_int_equal(p[0], 124);                         /* NumElements */
+	p++;
+	for (unsigned slot = 1; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			const uint8_t *e_end;
+			unsigned gsi = 16 + (slot + pin) % 8;
+
+			assert_int_equal(p[0], 0x12);
+			p++;
+			e_end = p;
+			e_end += aml_pkglen(&p);
+			assert_int_equal(p[0], 4);
+			p++;
+			assert_int_equal(aml_int(&p), slot << 16 | 0xFFFF);
+			assert_int_equal(aml_int(&p), pin);
+			assert_int_equal(aml_int(&p), 0);    /* no link */
+			assert_int_equal(aml_int(&p), gsi);
+			assert_int_equal(boot_pci_intx_gsi(slot, pin), gsi);
+			assert_true(p == e_end);
+			entries++;
+		}
+	}
+	assert_int_equal(entries, 124);
+	assert_true(p == prt_end);
+	*pp = p;
+}
+
+/* Device(\_SB.PCI0){ _HID EISAID("PNP0A03"), _UID 0, _ADR 0, _BBN 0,
+ * _CRS, _PRT }, once, and nothing else in it. */
+static void check_pci0(const uint8_t *aml, const uint8_t *end)
+{
+	static const uint8_t path[10] = "\\\x2E_SB_PCI0";
+	const uint8_t *dev = NULL, *p, *dev_end;
+	unsigned n = 0;
+
+	for (const uint8_t *q = aml; q + sizeof(path) <= end; q++)
+		if (memcmp(q, path, sizeof(path)) == 0) {
+			dev = q;
+			n++;
+		}
+	assert_int_equal(n, 1);
+	/* DeviceOp and a two-byte PkgLength (the device is > 63 bytes). */
+	assert_memory_equal(dev - 4, "\x5B\x82", 2);
+	p = dev - 2;
+	dev_end = p;
+	dev_end += aml_pkglen(&p);
+	assert_true(p == dev);
+	assert_true(dev_end <= end);
+	p += sizeof(path);
+	expect_name(&p, "_HID");
+	/* EISAID("PNP0A03") = the bytes 41 D0 0A 03: a DWordConst. */
+	assert_memory_equal(p, "\x0C\x41\xD0\x0A\x03", 5);
+	assert_int_equal(aml_int(&p), 0x030AD041);
+	expect_name(&p, "_UID");
+	assert_int_equal(aml_int(&p), 0);
+	expect_name(&p, "_ADR");
+	assert_int_equal(aml_int(&p), 0);
+	expect_name(&p, "_BBN");
+	assert_int_equal(aml_int(&p), 0);
+	expect_name(&p, "_CRS");
+	check_pci0_crs(&p);
+	expect_name(&p, "_PRT");
+	check_prt(&p);
+	assert_true(p == dev_end);
+}
+
 /* Finds Name(\_S5_, Package(){a, b, ...}) in the DSDT's AML and checks it
  * is well formed and inside the table; then the pvpanic device. */
 static void check_dsdt(const struct found *f, const struct acpi_config *cfg)
@@ -421,6 +575,15 @@ static void check_dsdt(const struct found *f, const struct acpi_config *cfg)
 		aml_int(&p);
 	assert_true(p == pkg_end);
 	check_pvpanic(aml, end, cfg->pvpanic_port);
+	check_pci0(aml, end);
+	/* The length, counted by hand: header 36, \_S5 15, \_SB.PEVT 47,
+	 * \_SB.PCI0 1695: DeviceOp 2, PkgLength 2, NameString 10, _HID 10,
+	 * _UID, _ADR, _BBN 6 each, _CRS 94 (Name 5, BufferOp 1, PkgLength 2,
+	 * BufferSize 2, descriptors 16 + 8 + 16 + 16 + 26 + 2), _PRT 1559
+	 * (Name 5, PackageOp 1, PkgLength 2, NumElements 1, 31 slots of
+	 * 12 + 12 + 13 + 13: pins 2 and 3 need a BytePrefix, 0 and 1 are
+	 * Zero and One). */
+	assert_int_equal(g32(t + 4), cfg->pvpanic_port ? 1793 : 1746);
 }
 
 static void check_all(const struct guest *g, const struct acpi_config *cfg,
@@ -523,6 +686,319 @@ static void test_errors(void **state)
 	guest_new(&g, BOOT_ACPI_ADDR + BOOT_ACPI_SIZE);
 	assert_int_equal(acpi_build(&g.m, &std_cfg, &rsdp, NULL, 0), 0);
 	free(g.buf);
+}
+
+/* The INTx rule both vsbd and the operator's device models use. */
+static void test_intx_gsi(void **state)
+{
+	(void)state;
+	for (unsigned slot = 1; slot < 32; slot++) {
+		unsigned seen = 0;
+
+		for (unsigned pin = 0; pin < 4; pin++) {
+			unsigned gsi = boot_pci_intx_gsi(slot, pin);
+
+			/* Above the ISA IRQs, on the 24-pin I/O APIC. */
+			assert_true(gsi >= 16 && gsi <= 23);
+			assert_int_equal(gsi, 16 + (slot + pin) % 8);
+			seen |= 1u << gsi;
+		}
+		/* A device's four pins reach four different lines. */
+		assert_int_equal(__builtin_popcount(seen), 4);
+	}
+	/* INTA of slots 1..8 covers all eight lines once. */
+	unsigned inta = 0;
+	for (unsigned slot = 1; slot <= 8; slot++)
+		inta |= 1u << boot_pci_intx_gsi(slot, 0);
+	assert_int_equal(inta, 0xFFu << 16);
+}
+
+/* ---- ACPICA's own parser: iasl (Debian acpica-tools) ---- */
+
+/* Runs argv[0] (looked up in PATH) with stdout and stderr into log;
+ * returns its exit status, or -1 if it could not run or was killed. */
+static int run_logged(char *const argv[], const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	extern char **environ;
+	pid_t pid;
+	int st, rc;
+
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(
+				 &fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC,
+				 0600), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, 1, 2), 0);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool have_iasl(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && n < sizeof(buf) - 6) {
+			memcpy(buf, path, n);
+			memcpy(buf + n, "/iasl", 6);
+			if (access(buf, X_OK) == 0)
+				return true;
+		}
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/* A whole file, NUL terminated; *len (if not NULL) gets its size. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = 0;
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static unsigned count_str(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* One ASL integer as iasl prints it: Zero, One or a hex constant. */
+static uint64_t asl_int(const char **s)
+{
+	const char *p = *s + strspn(*s, " \t\r\n");
+	char *endp;
+	uint64_t v;
+
+	if (strncmp(p, "Zero", 4) == 0) {
+		*s = p + 4;
+		return 0;
+	}
+	if (strncmp(p, "One", 3) == 0) {
+		*s = p + 3;
+		return 1;
+	}
+	v = strtoull(p, &endp, 0);
+	if (endp == p)
+		fail_msg("ASL: not an integer: %.20s", p);
+	*s = endp;
+	return v;
+}
+
+/* Expects c after optional white space. */
+static void asl_expect(const char **s, char c)
+{
+	const char *p = *s + strspn(*s, " \t\r\n");
+
+	if (*p != c)
+		fail_msg("ASL: expected '%c' at: %.40s", c, p);
+	*s = p + 1;
+}
+
+/* The DSDT as iasl's disassembler sees it: no complaints, the PCI root
+ * bridge with its _CRS decoded as resource descriptors (a malformed one
+ * is shown as a raw Buffer), the windows, and the 124 _PRT entries with
+ * their values. */
+static void check_disassembly(const char *dsl, const char *log,
+			      bool pvpanic)
+{
+	static const char *const bad[] = { "Error", "Warning", "Incorrect",
+					   "Unknown", "AE_", "Buffer (" };
+	const char *p;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (strstr(log, bad[i]))
+			fail_msg("iasl -d says \"%s\":\n%s", bad[i], log);
+		if (strstr(dsl, bad[i]))
+			fail_msg("disassembly has \"%s\"", bad[i]);
+	}
+	assert_non_null(strstr(log, "Disassembly completed"));
+	assert_int_equal(count_str(dsl, "Device (\\_SB.PCI0)"), 1);
+	assert_int_equal(count_str(dsl, "EisaId (\"PNP0A03\")"), 1);
+	assert_int_equal(count_str(dsl, "PNP0A03"), 1);
+	assert_non_null(strstr(dsl, "Name (_UID, Zero)"));
+	assert_non_null(strstr(dsl, "Name (_ADR, Zero)"));
+	assert_non_null(strstr(dsl, "Name (_BBN, Zero)"));
+	assert_int_equal(count_str(dsl, "QEMU0001"), pvpanic ? 1 : 0);
+	assert_non_null(strstr(dsl, "Name (\\_S5, Package (0x04)"));
+	/* _CRS: bus 0, the config ports, two I/O windows, one memory
+	 * window (the only DWordMemory), in this order. */
+	p = strstr(dsl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, "
+			"PosDecode,");
+	assert_non_null(p);
+	p = strstr(p, "IO (Decode16,");
+	assert_non_null(p);
+	p += strlen("IO (Decode16,");
+	assert_int_equal(asl_int(&p), 0x0CF8);          /* Range Minimum */
+	p = strchr(p, '\n');
+	assert_int_equal(asl_int(&p), 0x0CF8);          /* Range Maximum */
+	p = strchr(p, '\n');
+	assert_int_equal(asl_int(&p), 0x01);            /* Alignment */
+	p = strchr(p, '\n');
+	assert_int_equal(asl_int(&p), 0x08);            /* Length */
+	assert_int_equal(count_str(dsl, "WordIO (ResourceProducer, MinFixed, "
+				   "MaxFixed, PosDecode, EntireRange,"), 2);
+	assert_non_null(strstr(dsl, "0x0CF7,             // Range Maximum"));
+	assert_non_null(strstr(dsl, "0x0D00,             // Range Minimum"));
+	assert_non_null(strstr(dsl, "0xFFFF,             // Range Maximum"));
+	assert_int_equal(count_str(dsl, "DWordMemory (ResourceProducer, "
+				   "PosDecode, MinFixed, MaxFixed, "
+				   "NonCacheable, ReadWrite,"), 1);
+	assert_non_null(strstr(dsl, "0xE0000000,         // Range Minimum"));
+	assert_non_null(strstr(dsl, "0xFEBFFFFF,         // Range Maximum"));
+	assert_non_null(strstr(dsl, "0x1EC00000,         // Length"));
+	/* _PRT: 124 = 0x7C packages { address, pin, source, GSI }, the last
+	 * thing in the table. */
+	p = strstr(dsl, "Name (_PRT, Package (0x7C)");
+	assert_non_null(p);
+	assert_int_equal(count_str(dsl, "_PRT"), 2); /* and its comment */
+	assert_int_equal(count_str(p, "Package (0x04)"), 124);
+	p = strchr(p, '{');
+	assert_non_null(p);
+	p++;
+	for (unsigned slot = 1; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			p = strstr(p, "Package (0x04)") + 14;
+			asl_expect(&p, '{');
+			assert_int_equal(asl_int(&p), slot << 16 | 0xFFFF);
+			asl_expect(&p, ',');
+			assert_int_equal(asl_int(&p), pin);
+			asl_expect(&p, ',');
+			assert_int_equal(asl_int(&p), 0);
+			asl_expect(&p, ',');
+			assert_int_equal(asl_int(&p), 16 + (slot + pin) % 8);
+			asl_expect(&p, '}');
+		}
+}
+
+/* The temp dir of check_iasl and the files iasl writes there; removed
+ * after each check, also after a failed one (test teardown). */
+static char iasl_dir[512];
+static char iasl_files[4][600]; /* dsdt.dat .dsl, iasl.log, rt.aml */
+
+static int iasl_cleanup(void **state)
+{
+	(void)state;
+	if (!iasl_dir[0])
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if (iasl_files[i][0])
+			unlink(iasl_files[i]);
+	memset(iasl_files, 0, sizeof(iasl_files));
+	rmdir(iasl_dir);
+	iasl_dir[0] = 0;
+	return 0;
+}
+
+/* Disassembles the built DSDT with iasl, checks what it shows, then
+ * compiles that back (-oa: no optimizations, so iasl encodes exactly what
+ * the disassembly says) and requires the same AML bytes: every PkgLength,
+ * integer and descriptor was read the way acpi.c meant it. */
+static void check_iasl(const struct acpi_config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = iasl_dir, *dat = iasl_files[0], *dsl_path = iasl_files[1],
+	     *log_path = iasl_files[2], *aml_path = iasl_files[3];
+	char prefix[600];
+	struct guest g;
+	struct found f;
+	uint64_t rsdp = 0;
+	uint32_t len;
+	size_t aml_len;
+	char *log, *dsl, *aml;
+	FILE *out;
+
+	guest_new(&g, GUEST_SIZE);
+	assert_int_equal(acpi_build(&g.m, cfg, &rsdp, NULL, 0), 0);
+	f = walk_roots(&g);
+	check_fadt(&g, &f, cfg);
+	len = g32(f.dsdt + 4);
+
+	snprintf(dir, sizeof(iasl_dir), "%s/test_acpi.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(dat, sizeof(iasl_files[0]), "%s/dsdt.dat", dir);
+	snprintf(dsl_path, sizeof(iasl_files[0]), "%s/dsdt.dsl", dir);
+	snprintf(log_path, sizeof(iasl_files[0]), "%s/iasl.log", dir);
+	snprintf(aml_path, sizeof(iasl_files[0]), "%s/rt.aml", dir);
+	snprintf(prefix, sizeof(prefix), "%s/rt", dir);
+	out = fopen(dat, "wb");
+	assert_non_null(out);
+	assert_int_equal(fwrite(f.dsdt, 1, len, out), len);
+	assert_int_equal(fclose(out), 0);
+
+	char *dis[] = { "iasl", "-vs", "-d", dat, NULL };
+	int rc = run_logged(dis, log_path);
+	log = slurp(log_path, NULL);
+	if (rc != 0)
+		fail_msg("iasl -d exited %d:\n%s", rc, log);
+	dsl = slurp(dsl_path, NULL);
+	check_disassembly(dsl, log, cfg->pvpanic_port != 0);
+	free(log);
+
+	/* -we: warnings are errors; -vw 3073: except "Device object requires
+	 * either a _HID or _ADR, but not both": the root bridge has both, as
+	 * QEMU's \_SB.PCI0 does; the spec says "should not". */
+	char *comp[] = { "iasl", "-vs", "-oa", "-we", "-vw", "3073", "-p",
+			 prefix, dsl_path, NULL };
+	rc = run_logged(comp, log_path);
+	log = slurp(log_path, NULL);
+	if (rc != 0 || !strstr(log, "Compilation successful. 0 Errors, "
+					"0 Warnings"))
+		fail_msg("iasl could not compile its own disassembly (%d):\n%s",
+			 rc, log);
+	aml = slurp(aml_path, &aml_len);
+	assert_int_equal(aml_len, len);
+	/* Past the header, whose compiler ID and checksum differ. */
+	assert_memory_equal(aml + 36, f.dsdt + 36, len - 36);
+
+	free(aml);
+	free(log);
+	free(dsl);
+	free(g.buf);
+	assert_int_equal(iasl_cleanup(NULL), 0);
+}
+
+static void test_iasl(void **state)
+{
+	struct acpi_config cfg = std_cfg;
+
+	(void)state;
+	if (!have_iasl()) {
+		print_message("iasl not found (Debian package acpica-tools): "
+			      "skipping the ACPICA parser check\n");
+		skip();
+	}
+	check_iasl(&cfg);
+	cfg.pvpanic_port = 0;
+	check_iasl(&cfg);
 }
 
 /* The tables lie in a reserved e820 entry and in no RAM entry. */
@@ -687,6 +1163,8 @@ int main(void)
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_other_ports),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_intx_gsi),
+		cmocka_unit_test_teardown(test_iasl, iasl_cleanup),
 		cmocka_unit_test(test_e820_reserved),
 		cmocka_unit_test(test_linux_rsdp),
 		cmocka_unit_test(test_pvh_rsdp),

@@ -1,6 +1,6 @@
 /* Unit tests of the shadow framebuffer: dirty bitmap to rectangles, the
- * geometry option, and (where /dev/kvm opens) the memfd slot with dirty
- * logging on a bare VM. */
+ * geometry option, (where /dev/kvm opens) the memfd slot with dirty
+ * logging on a bare VM, and the compare path of a wrapped frame. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "framebuffer.h"
@@ -320,6 +321,155 @@ static void test_kvm_slot(void **state)
 	close(kvm);
 }
 
+/* ---- wrapped frames: the compare path ---- */
+
+static void put_px(uint8_t *px, uint32_t stride, uint32_t x, uint32_t y,
+		   uint32_t v)
+{
+	memcpy(px + (size_t)y * stride + x * 4, &v, 4);
+}
+
+/* Changes are found by comparing with the shadow, reported once, and
+ * the shadow (what is served) follows the frame. */
+static void test_wrap_compare(void **state)
+{
+	struct framebuffer fb;
+	struct rects rs = { .n = 0 };
+	uint8_t *px = calloc(1024 * 768, 4);
+
+	(void)state;
+	assert_non_null(px);
+	px[0] = 0x11; /* the shadow starts as a copy */
+	assert_int_equal(fb_wrap(&fb, px, 1024, 768, 4096), 0);
+	assert_ptr_equal(fb.pixels, px);
+	assert_non_null(fb.shadow);
+	assert_ptr_equal(fb_served_pixels(&fb), fb.shadow);
+	assert_int_equal(fb.vm_fd, -1);
+	assert_int_equal(fb.memfd, -1);
+	assert_int_equal(fb.npages, 768);
+	assert_memory_equal(fb.shadow, px, 1024 * 768 * 4);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+
+	put_px(px, 4096, 10, 5, 0xff0000);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 5, 1024, 1);
+	assert_memory_equal(fb.shadow, px, 1024 * 768 * 4);
+	rs.n = 0;
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+
+	/* Two runs, one of them across a bitmap word; a write of the same
+	 * value is no change. */
+	put_px(px, 4096, 0, 63, 1);
+	put_px(px, 4096, 1023, 64, 1);
+	put_px(px, 4096, 500, 700, 2);
+	put_px(px, 4096, 10, 5, 0xff0000);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 2);
+	ASSERT_RECT(&rs, 0, 0, 63, 1024, 2);
+	ASSERT_RECT(&rs, 1, 0, 700, 1024, 1);
+
+	/* Everything changed: one rectangle. */
+	rs.n = 0;
+	memset(px, 0x42, 1024 * 768 * 4);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 0, 1024, 768);
+
+	fb_destroy(&fb); /* frees the shadow, not the caller's frame */
+	assert_null(fb.pixels);
+	assert_null(fb.shadow);
+	assert_true(fb_collect_dirty(&fb, collect, &rs) < 0);
+	px[0] = 1; /* still ours (ASan would object otherwise) */
+	free(px);
+}
+
+/* 800x600: the last page is partly beyond the frame and only the frame's
+ * bytes are read (the buffer is exactly the frame: ASan checks). */
+static void test_wrap_partial_last_page(void **state)
+{
+	struct framebuffer fb;
+	struct rects rs = { .n = 0 };
+	uint8_t *px = calloc(800 * 600, 4);
+
+	(void)state;
+	assert_non_null(px);
+	assert_int_equal(fb_wrap(&fb, px, 800, 600, 3200), 0);
+	assert_int_equal(fb.size, 800 * 600 * 4);
+	assert_int_equal(fb.npages, 469);
+	put_px(px, 3200, 799, 599, 7); /* the frame's last pixel */
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 1);
+	/* page 468 = bytes 1916928..1919999 = line 599 from x 32 */
+	ASSERT_RECT(&rs, 0, 32, 599, 768, 1);
+	fb_destroy(&fb);
+	free(px);
+}
+
+/* Writes into the padding beyond the visible line are no rectangle, and
+ * the shadow takes them so they are not found again. */
+static void test_wrap_padding(void **state)
+{
+	struct framebuffer fb;
+	struct rects rs = { .n = 0 };
+	uint8_t *px = calloc(8192, 64);
+
+	(void)state;
+	assert_non_null(px);
+	assert_int_equal(fb_wrap(&fb, px, 100, 64, 8192), 0);
+	px[8192 + 6000] = 1; /* line 1, padding (page 3) */
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+	assert_int_equal(fb.shadow[8192 + 6000], 1);
+	put_px(px, 8192, 99, 2, 3); /* line 2, x 99 (page 4) */
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, 2, 100, 1);
+	fb_destroy(&fb);
+	free(px);
+}
+
+/* vsb-ghv's case: the frame is a memfd it maps; the guest (here another
+ * mapping of the same memfd) writes to it. */
+static void test_wrap_memfd(void **state)
+{
+	struct framebuffer fb;
+	struct rects rs = { .n = 0 };
+	size_t size = 640 * 480 * 4;
+	int fd = memfd_create("test-fb", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	uint8_t *ours = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	uint8_t *guest = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      fd, 0);
+	assert_true(ours != MAP_FAILED && guest != MAP_FAILED);
+	assert_int_equal(fb_wrap(&fb, ours, 640, 480, 2560), 0);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
+	put_px(guest, 2560, 320, 240, 0x00ff00);
+	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 1);
+	/* page 150 = bytes 614400..618495: lines 240 and 241 */
+	ASSERT_RECT(&rs, 0, 0, 240, 640, 2);
+	fb_destroy(&fb);
+	munmap(ours, size);
+	munmap(guest, size);
+	close(fd);
+}
+
+static void test_wrap_bad(void **state)
+{
+	struct framebuffer fb;
+	uint8_t px[16];
+
+	(void)state;
+	assert_int_equal(fb_wrap(&fb, NULL, 64, 64, 256), -EINVAL);
+	assert_int_equal(fb_wrap(&fb, px, 63, 64, 256), -EINVAL);
+	assert_int_equal(fb_wrap(&fb, px, 64, 4097, 256), -EINVAL);
+	assert_int_equal(fb_wrap(&fb, px, 64, 64, 252), -EINVAL); /* short */
+	assert_int_equal(fb_wrap(&fb, px, 64, 64, 258), -EINVAL); /* odd */
+	assert_int_equal(fb_wrap(&fb, px, 4096, 4096, 16384 + 4), -EINVAL);
+	assert_null(fb.pixels);
+	assert_null(fb.shadow);
+	assert_null(fb.bitmap);
+	assert_int_equal(fb.memfd, -1);
+	fb_destroy(&fb); /* fine on a failed wrap */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +484,11 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_parse_geometry),
 		cmocka_unit_test(test_kvm_slot),
+		cmocka_unit_test(test_wrap_compare),
+		cmocka_unit_test(test_wrap_partial_last_page),
+		cmocka_unit_test(test_wrap_padding),
+		cmocka_unit_test(test_wrap_memfd),
+		cmocka_unit_test(test_wrap_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* Tests of the VNC server without KVM: a framebuffer in plain memory, a
  * real i8042, and RFB 3.8 spoken by hand over vnc_server_connect's socket
  * (handshake, raw updates, keys and pointer reaching the guest's ports),
- * several viewers, misbehaving viewers, and the listener option.
+ * several viewers, misbehaving viewers, the listener option, and a frame
+ * wrapped with fb_wrap (pushed updates from the compare path, the key
+ * observer).
  *
  * SIGPIPE is deliberately left at its default here: a server write to a
  * vanished viewer must not kill the process. Our own writes use
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <rfb/keysym.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -38,6 +41,11 @@ struct env {
 	struct i8042 *kbd;
 	struct vnc_server *s;
 	uint8_t *shot; /* what a viewer received */
+	/* The key observer's record (wrapped fixture). */
+	pthread_mutex_t klock;
+	uint32_t keysyms[16];
+	bool downs[16];
+	unsigned nkeys;
 };
 
 static void no_irq(void *ctx, unsigned irq, int level)
@@ -696,7 +704,148 @@ static void test_bad_new(void **state)
 	vnc_server_free(NULL);
 }
 
+/* ---- a wrapped frame (vsb-ghv's case): compare path, key observer ---- */
+
+static void observe_key(void *ctx, uint32_t keysym, bool down)
+{
+	struct env *e = ctx;
+
+	pthread_mutex_lock(&e->klock);
+	if (e->nkeys < 16) {
+		e->keysyms[e->nkeys] = keysym;
+		e->downs[e->nkeys] = down;
+	}
+	e->nkeys++;
+	pthread_mutex_unlock(&e->klock);
+}
+
+static int setup_wrapped(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	uint8_t *frame = malloc((size_t)W * H * 4);
+
+	assert_non_null(e);
+	assert_non_null(frame);
+	for (uint32_t y = 0; y < H; y++)
+		for (uint32_t x = 0; x < W; x++)
+			((uint32_t *)frame)[y * W + x] = pattern(x, y);
+	assert_int_equal(fb_wrap(&e->fb, frame, W, H, W * 4), 0);
+	e->shot = calloc(1, e->fb.size);
+	assert_non_null(e->shot);
+	pthread_mutex_init(&e->klock, NULL);
+	e->kbd = i8042_new(&kbd_ops, NULL);
+	assert_non_null(e->kbd);
+	struct vnc_opts o = { .name = "test-vm", .key_observer = observe_key,
+			      .key_observer_ctx = e };
+	e->s = vnc_server_new(&e->fb, e->kbd, &o);
+	assert_non_null(e->s);
+	assert_int_equal(vnc_server_start(e->s), 0);
+	*state = e;
+	return 0;
+}
+
+static int teardown_wrapped(void **state)
+{
+	struct env *e = *state;
+	uint8_t *frame = e->fb.pixels;
+
+	vnc_server_free(e->s);
+	i8042_free(e->kbd);
+	fb_destroy(&e->fb);
+	free(frame);
+	free(e->shot);
+	pthread_mutex_destroy(&e->klock);
+	free(e);
+	return 0;
+}
+
+static void fill_lines(struct env *e, uint32_t y0, uint32_t n, uint32_t v)
+{
+	for (uint32_t y = y0; y < y0 + n; y++)
+		for (uint32_t x = 0; x < W; x++)
+			((uint32_t *)e->fb.pixels)[y * W + x] = v;
+}
+
+/* Reads pushed updates until the viewer has the frame as it is now (a
+ * compare may catch a fill half done: the rest comes in the next update,
+ * after the next request). Returns the pixels covered. */
+static size_t read_until_current(struct env *e, int fd)
+{
+	size_t covered = read_update(e, fd);
+
+	for (int i = 0; i < 10; i++) {
+		if (!memcmp(e->shot, e->fb.pixels, e->fb.size))
+			return covered;
+		request(fd, true, 0, 0, W, H);
+		covered += read_update(e, fd);
+	}
+	fail_msg("the viewer never got the current frame");
+	return 0;
+}
+
+/* What changes in the frame is pushed to a viewer with a pending
+ * incremental request, with the new pixels, and nothing else is. */
+static void test_wrapped_pushes_updates(void **state)
+{
+	struct env *e = *state;
+	int fd = viewer(e);
+	uint8_t b;
+
+	check_full_update(e, fd);
+	request(fd, true, 0, 0, W, H);
+	assert_false(rd_timeout(fd, &b, 1, 100)); /* nothing changed */
+
+	fill_lines(e, 100, 10, 0x00abcdef);
+	size_t covered = read_until_current(e, fd);
+	assert_true(covered >= W * 10);
+	assert_true(covered < W * H); /* only what changed */
+
+	/* Again, at the other end of the frame. */
+	request(fd, true, 0, 0, W, H);
+	fill_lines(e, H - 3, 3, 0x00123456);
+	assert_true(read_until_current(e, fd) >= W * 3);
+	request(fd, true, 0, 0, W, H);
+	assert_false(rd_timeout(fd, &b, 1, 100));
+	close(fd);
+}
+
+static unsigned observed(struct env *e)
+{
+	pthread_mutex_lock(&e->klock);
+	unsigned n = e->nkeys;
+	pthread_mutex_unlock(&e->klock);
+	return n;
+}
+
+/* Every key event is observed, those without a PS/2 key too, and the
+ * guest still gets the mapped ones. */
+static void test_key_observer(void **state)
+{
+	struct env *e = *state;
+	int fd = viewer(e);
+
+	key(fd, true, XK_a);
+	key(fd, false, XK_a);
+	key(fd, true, XK_eacute);
+	key(fd, false, XK_eacute);
+	EXPECT_KBD(e, 0x1e, 0x9e);
+	for (int i = 0; observed(e) < 4 && i < IO_TIMEOUT_MS; i++)
+		sleep_ms(1);
+	assert_int_equal(observed(e), 4);
+	assert_int_equal(e->keysyms[0], XK_a);
+	assert_true(e->downs[0]);
+	assert_int_equal(e->keysyms[1], XK_a);
+	assert_false(e->downs[1]);
+	assert_int_equal(e->keysyms[2], XK_eacute);
+	assert_true(e->downs[2]);
+	assert_int_equal(e->keysyms[3], XK_eacute);
+	assert_false(e->downs[3]);
+	close(fd);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TW(f) cmocka_unit_test_setup_teardown(f, setup_wrapped, \
+					      teardown_wrapped)
 
 int main(void)
 {
@@ -712,6 +861,11 @@ int main(void)
 		T(test_connect_before_start),
 		T(test_listener),
 		T(test_bad_new),
+		TW(test_wrapped_pushes_updates),
+		TW(test_key_observer),
+		TW(test_handshake_and_update),
+		TW(test_keys),
+		TW(test_two_viewers),
 	};
 
 	if (getenv("VSB_TEST_DEBUG"))
