@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -95,7 +96,8 @@ int fb_init(struct framebuffer *fb, int vm_fd, uint32_t width,
 	if (!fb->bitmap)
 		return log_errno(-ENOMEM, "framebuffer dirty bitmap");
 
-	fb->memfd = memfd_create("vsbd-framebuffer", MFD_CLOEXEC);
+	fb->memfd = memfd_create("vsbd-framebuffer",
+				 MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fb->memfd < 0) {
 		ret = log_errno(-errno, "memfd_create framebuffer");
 		goto fail;
@@ -103,6 +105,13 @@ int fb_init(struct framebuffer *fb, int vm_fd, uint32_t width,
 	if (ftruncate(fb->memfd, (off_t)fb->size) < 0) {
 		ret = log_errno(-errno, "cannot size the framebuffer to %zu bytes",
 				fb->size);
+		goto fail;
+	}
+	/* In traditional routing the operator gets this memfd: sealed, it
+	 * cannot shrink the frame under vsbd's mapping and KVM's slot. */
+	if (fcntl(fb->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_SEAL)) {
+		ret = log_errno(-errno, "cannot seal the framebuffer");
 		goto fail;
 	}
 	void *p = mmap(NULL, fb->size, PROT_READ | PROT_WRITE, MAP_SHARED,

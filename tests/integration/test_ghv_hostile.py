@@ -20,14 +20,15 @@ class Target:
     """vsbd with fbecho, its console on a UNIX socket, an operator socket
     and a control socket."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, console="unix"):
         self.dir = tempfile.mkdtemp(prefix="vsbhostile-")
         self.sock = os.path.join(self.dir, "ghv.sock")
         self.ctl = os.path.join(self.dir, "ctl")
         self.vm = Vsbd(guest("fbecho"), "--name", "vm", "--fb", "640x480",
-                       "--operator", self.sock, "--control", self.ctl, *args)
+                       "--operator", self.sock, "--control", self.ctl, *args,
+                       console=console)
         deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
+        while not (os.path.exists(self.sock) and os.path.exists(self.ctl)):
             assert self.vm.proc.poll() is None, self.vm.stderr()
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -251,6 +252,29 @@ def a_silent_operator_times_out_and_the_guest_goes_on():
             st = t.operator()
             assert st.startswith("ok down") and "timed out" in st and "timeouts=1" in st, st
             t.echo_ok()
+    finally:
+        t.close()
+
+
+@test
+def traditional_routing_hands_over_a_sealed_framebuffer():
+    t = Target("--routing", "traditional", console="none")
+    try:
+        with gp.Session.connect(t.sock) as ses:
+            w = ses.welcome
+            assert w.routing == gp.ROUTING_TRADITIONAL and w.nfds == 5, w
+            assert (w.fb_width, w.fb_height) == (640, 480), w
+            try:
+                os.ftruncate(ses.fds[gp.FD_FB], 4096)
+                raise AssertionError("shrank the framebuffer memfd")
+            except PermissionError:
+                pass
+            # COM1 is the operator's now: it may drive IRQ 4, and vsbd's
+            # other lines stay its own.
+            assert status(ses.request(gp.GHV_CREATE, gp.create("vm"))) == 0
+            assert ses.request(gp.GHV_IRQ_LINE, gp.irq_line(4, 0),
+                               timeout=0.5) is None  # no reply: accepted
+            assert status(ses.request(gp.GHV_IRQ_LINE, gp.irq_line(9, 1))) == -errno.EPERM
     finally:
         t.close()
 
