@@ -602,6 +602,12 @@ bool ghv_link_wait_start(struct ghv_link *l, int sfd, int *status)
 			return *status = st, false;
 		if (go)
 			return true;
+		/* No reconnection in version 1: a VM whose operator left
+		 * before START would wait for nothing. */
+		if (l->state == LINK_DOWN) {
+			log_error("the operator left before starting the VM");
+			return *status = VM_STOP_ERROR, false;
+		}
 		struct pollfd p[2] = { { sfd, POLLIN, 0 },
 				       { l->main_efd, POLLIN, 0 } };
 		if (poll(p, 2, 1000) < 0 && errno != EINTR)

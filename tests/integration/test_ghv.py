@@ -44,6 +44,8 @@ def memory_of(pid, skip="vsbd-guest-ram"):
             if parts[1][0] != "r" or skip in line or "[vvar]" in line:
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if hi - lo > 1 << 30:
+                continue  # an ASan build's shadow, not data
             try:
                 mem.seek(lo)
                 out.append(mem.read(hi - lo))
