@@ -28,25 +28,32 @@ guest-session start -m 256M -c 1 --operator /tmp/ghv.sock --operator-user 65534 
 vsb-ghv --vsbd /tmp/ghv.sock --vm vm --disk /tmp/disk.img,ro --user 65534:65534 \
   >/tmp/ghv.log 2>&1 &
 ghv=$!
-if guest-session expect "vsb-guest: ready" 240 >/dev/null &&
-   guest-session expect "guest# " 60 >/dev/null; then
-  report ready yes
+# Each step stops the script when the guest died (vsbd exited): nothing
+# later could answer, and waiting for it would only run out the node's time.
+alive() { [ "$(guest-session wait 0)" = 124 ]; }
+run() {
+  if guest-session expect "vsb-guest: ready" 240 >/dev/null &&
+     guest-session expect "guest# " 60 >/dev/null; then
+    report ready yes
+  else
+    report ready no; return
+  fi
   guest-session send "ls /sys/bus/pci/devices; dmesg | grep -iE 'virtio|vda|0000:00:03|BAR' | tail -n 20; echo PCI-DONE"
-  guest-session expect "^PCI-DONE" 60 >/dev/null
+  guest-session expect "^PCI-DONE" 60 >/dev/null || return
   guest-session send "mkdir -p /mnt; mount -t ext4 -o ro /dev/vda /mnt && cat /mnt/hello.txt; echo CAT-DONE"
-  guest-session expect "^CAT-DONE" 60 >/dev/null
+  guest-session expect "^CAT-DONE" 60 >/dev/null || return
   report file "$(guest-session output | tr -d '\r' | grep -o 'vsb-disk-[0-9a-f]*' | tail -n 1)"
   guest-session send "umount /mnt; echo 3 >/proc/sys/vm/drop_caches; a=\$(cut -d' ' -f1 /proc/uptime); dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null; b=\$(cut -d' ' -f1 /proc/uptime); echo DD \$a \$b DONE"
-  guest-session expect "^DD [0-9.]+ [0-9.]+ DONE" 120 >/dev/null
+  guest-session expect "^DD [0-9.]+ [0-9.]+ DONE" 120 >/dev/null || return
   report dd "$(guest-session output | tr -d '\r' | grep -oE '^DD [0-9.]+ [0-9.]+ DONE' | tail -n 1)"
   kill -9 $ghv
   guest-session expect "operator side down" 30 >/dev/null && report down-logged yes
+  alive || return
   guest-session send "echo ALIVE-\$((6*7))"
   guest-session expect "^ALIVE-42" 60 >/dev/null && report console-after-kill yes
-  guest-session send "poweroff"
-else
-  report ready no
-fi
+  alive && guest-session send "poweroff"
+}
+run
 report exit "$(guest-session wait 120)"
 echo "--- vsb-ghv log"; cat /tmp/ghv.log
 echo "--- guest console"; guest-session output | tr -d '\r' | tail -n 80
@@ -94,7 +101,9 @@ def lab_ghv():
         out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
         checks = dict(re.findall(r"^check: (\S+) (.*?)\r?$", out, re.M))
         print(f"# lab run {attempt} took {time.monotonic() - start:.0f}s")
-        if checks.get("ready") == "yes":
+        # Also a guest that died on the way (nested SVM under TCG has
+        # made a booted guest triple-fault, exit 5): its checks are missing.
+        if checks.get("ready") == "yes" and "console-after-kill" in checks:
             break
     for k, v in sorted(checks.items()):
         print(f"# {k} = {v}")
