@@ -378,9 +378,10 @@ static int send_welcome(struct ghv_link *l, int fd)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 	memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(w))
-		return -errno ?: -EIO;
-	return 0;
+	ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof(w) ? 0 : -EIO;
 }
 
 /* One connection: checks who it is and what it says, then welcomes it. */

@@ -5,7 +5,7 @@ import re
 import subprocess
 import time
 
-from vsbtest import BUILD, CACHE, Skip, TOP, run_all, test
+from vsbtest import CACHE, TOP, need_lab, run_all, test
 
 # Runs in the node (busybox sh). Each guest is a fresh vsbd process; lines
 # "check: NAME VALUE" are what the tests below assert on.
@@ -71,10 +71,7 @@ def lab_results():
     """Runs the node once; returns ({check: value}, output, seconds)."""
     global _results
     if _results is None:
-        if not os.path.exists(os.path.join(CACHE, "vmlinuz")):
-            raise Skip("no Debian kernel: run scripts/setup.sh")
-        if os.path.basename(BUILD) != "build":
-            raise Skip("the lab runs the release build's vsbd")
+        need_lab()
         # The node's KVM runs on QEMU TCG's emulated SVM, which now and then
         # wedges a node CPU inside VMRUN (node soft lockups; the guest stops
         # mid-boot and never gets ready). Such a run, and only such a run

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from vsbtest import BUILD, CACHE, Skip, TOP, run_all, test
+from vsbtest import TOP, Skip, need_lab, run_all, test
 
 NODE_SCRIPT = r'''
 set -u
@@ -84,10 +84,7 @@ def lab_ghv():
     global _result
     if _result is not None:
         return _result
-    if not os.path.exists(os.path.join(CACHE, "vmlinuz")):
-        raise Skip("no Debian kernel: run scripts/setup.sh")
-    if os.path.basename(BUILD) != "build":
-        raise Skip("the lab runs the release build's vsbd")
+    need_lab()
     token = "vsb-disk-" + secrets.token_hex(8)
     script = NODE_SCRIPT.replace("@DISK@", make_disk(token))
     # A node whose nested guest never got ready (TCG's emulated SVM now and

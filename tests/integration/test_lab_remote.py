@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vsbtest import BUILD, CACHE, Skip, TOP, run_all, test  # noqa: E402
+from vsbtest import TOP, need_lab, run_all, test  # noqa: E402
 import fbtext  # noqa: E402
 import sshtest  # noqa: E402
 import vnctest  # noqa: E402
@@ -158,10 +158,7 @@ def lab_remote():
     global _result
     if _result is not None:
         return _result
-    if not os.path.exists(os.path.join(CACHE, "vmlinuz")):
-        raise Skip("no Debian kernel: run scripts/setup.sh")
-    if os.path.basename(BUILD) != "build":
-        raise Skip("the lab runs the release build's vsbd")
+    need_lab()
     vnctest.need_tools()
     # The node's KVM runs on TCG's emulated SVM, which now and then wedges
     # a node CPU (see test_lab.py): a run that never got the guest's shell

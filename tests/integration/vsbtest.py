@@ -158,6 +158,15 @@ class Vsbd:
         self.close()
 
 
+def need_lab():
+    """Skips unless the lab can run: the Debian kernel and the release
+    build (the lab node carries build/'s binaries)."""
+    if not os.path.exists(os.path.join(CACHE, "vmlinuz")):
+        raise Skip("no Debian kernel: run scripts/setup.sh")
+    if os.path.basename(BUILD) != "build":
+        raise Skip("the lab runs the release build's vsbd")
+
+
 def control(path, cmd):
     """One command on vsbd's control socket (--control PATH); its reply
     line, stripped."""
