@@ -20,6 +20,7 @@
 #include "../boundary/ghv_check.h"
 #include "../boundary/ghv_ring.h"
 #include "../vmm/log.h"
+#include "../vmm/mono_clock.h"
 
 #define MAX_WAITERS 16
 #define HELLO_TIMEOUT_S 10
@@ -669,13 +670,6 @@ static void consume_or_wait(struct ghv_client *c, int timeout_ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int wait_reply(struct ghv_client *c, struct waiter *w,

@@ -13,6 +13,7 @@
 #include "../devices/i8042.h"
 #include "../vmm/framebuffer.h"
 #include "../vmm/log.h"
+#include "../vmm/mono_clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,7 +62,7 @@ struct vnc_server {
 	int poll_ms;
 	void (*key_observer)(void *ctx, uint32_t keysym, bool down);
 	void *key_observer_ctx;
-	uint64_t fast_until; /* now_ms() before which the log is read fast */
+	uint64_t fast_until; /* mono_ms() before which the log is read fast */
 	int listen_fd; /* our loopback listener, or -1 */
 	int port;
 	int wake_fd;   /* eventfd: a viewer was queued, or stop */
@@ -98,14 +99,6 @@ static void rfb_log(const char *fmt, ...)
 	log_debug("vnc: %s", line);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void wake(struct vnc_server *s)
 {
 	uint64_t one = 1;
@@ -135,7 +128,7 @@ static void send_key(struct vnc_server *s, unsigned key, bool down)
 
 static void input_seen(struct vnc_server *s)
 {
-	s->fast_until = now_ms() + VNC_FAST_WINDOW_MS;
+	s->fast_until = mono_ms() + VNC_FAST_WINDOW_MS;
 }
 
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
@@ -561,7 +554,7 @@ static void *server_thread(void *arg)
 		/* The dirty log is read only while someone watches; what it
 		 * marks goes out at once, below. */
 		if (watching && !s->no_dirty_log) {
-			uint64_t now = now_ms();
+			uint64_t now = mono_ms();
 			int every = now < s->fast_until ? VNC_FAST_POLL_MS
 							 : s->poll_ms;
 			int left;

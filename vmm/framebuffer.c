@@ -1,7 +1,9 @@
-/* The shadow framebuffer: a memfd in its own KVM slot with dirty logging,
- * or a wrapped frame with a compare-based dirty source. See framebuffer.h. */
+/* The shadow framebuffer: a memfd in its own KVM slot whose changes come
+ * from the dirty log, or from comparing with a shadow copy while the guest
+ * redraws heavily; or a wrapped frame, always compared. See framebuffer.h. */
 #include "framebuffer.h"
 #include "log.h"
+#include "mono_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +13,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FB_PAGE 4096u
 #define LONG_BITS (sizeof(unsigned long) * CHAR_BIT)
+/* Longs in the largest frame's bitmap (a whole number of 64-bit words). */
+#define FB_MAX_LONGS (FB_MAX_SIZE / FB_PAGE / LONG_BITS)
 
 /* Digits only: no sign, no blanks, no leading '+', nothing strtoul would
  * quietly accept. Stops at the first non-digit. */
@@ -59,11 +64,12 @@ bool fb_parse_geometry(const char *spec, uint32_t *w, uint32_t *h)
 	return true;
 }
 
-static int set_slot(int vm_fd, uint64_t gpa, void *host, uint64_t size)
+static int set_slot(int vm_fd, uint64_t gpa, void *host, uint64_t size,
+		    uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = FB_SLOT,
-		.flags = size ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.flags = flags,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uintptr_t)host,
@@ -122,13 +128,15 @@ int fb_init(struct framebuffer *fb, int vm_fd, uint32_t width,
 	}
 	fb->pixels = p;
 
-	ret = set_slot(vm_fd, fb->gpa, fb->pixels, fb->size);
+	ret = set_slot(vm_fd, fb->gpa, fb->pixels, fb->size,
+		       KVM_MEM_LOG_DIRTY_PAGES);
 	if (ret) {
 		log_errno(ret, "KVM_SET_USER_MEMORY_REGION framebuffer slot %d",
 			  FB_SLOT);
 		goto fail;
 	}
 	fb->vm_fd = vm_fd;
+	fb->calm_ms = FB_CALM_MS;
 	return 0;
 
 fail:
@@ -161,12 +169,18 @@ int fb_wrap(struct framebuffer *fb, uint8_t *pixels, uint32_t width,
 	 * ask for the whole frame when they connect anyway. */
 	memcpy(fb->shadow, pixels, fb->size);
 	fb->pixels = pixels;
+	fb->mode = FB_WRAPPED;
 	return 0;
 }
 
 uint8_t *fb_served_pixels(const struct framebuffer *fb)
 {
-	return fb->shadow ? fb->shadow : fb->pixels;
+	return fb->mode == FB_WRAPPED ? fb->shadow : fb->pixels;
+}
+
+bool fb_comparing(const struct framebuffer *fb)
+{
+	return fb->mode != FB_LOG;
 }
 
 void fb_destroy(struct framebuffer *fb)
@@ -175,9 +189,9 @@ void fb_destroy(struct framebuffer *fb)
 	 * VM must still exist: call this before vm_destroy. A frame fb_init
 	 * never set up (pixels NULL) has no slot, whatever vm_fd says. */
 	if (fb->pixels && fb->vm_fd >= 0 &&
-	    set_slot(fb->vm_fd, fb->gpa, NULL, 0))
+	    set_slot(fb->vm_fd, fb->gpa, NULL, 0, 0))
 		log_debug("framebuffer: cannot delete slot %d", FB_SLOT);
-	if (fb->pixels && !fb->shadow) /* a wrapped frame is not ours */
+	if (fb->pixels && fb->mode != FB_WRAPPED) /* else not ours */
 		munmap(fb->pixels, fb->size);
 	if (fb->memfd >= 0)
 		close(fb->memfd);
@@ -187,14 +201,33 @@ void fb_destroy(struct framebuffer *fb)
 	fb->memfd = fb->vm_fd = -1;
 }
 
-/* The compare path: the pages that differ from the shadow are dirty; the
- * shadow takes their new content, so each change is reported once. */
-static int compare_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
+static size_t bitmap_longs(const struct framebuffer *fb)
 {
-	size_t nlongs = (fb->npages + LONG_BITS - 1) / LONG_BITS;
-	bool any = false;
+	return (fb->npages + LONG_BITS - 1) / LONG_BITS;
+}
 
-	memset(fb->bitmap, 0, nlongs * sizeof(unsigned long));
+static size_t count_dirty(const struct framebuffer *fb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < bitmap_longs(fb); i++)
+		n += (size_t)__builtin_popcountl(fb->bitmap[i]);
+	return n;
+}
+
+static bool is_burst(const struct framebuffer *fb, size_t pages)
+{
+	return pages >= FB_BURST_PAGES(fb->npages);
+}
+
+/* The compare path: the pages that differ from the shadow are dirty; the
+ * shadow takes their new content, so each change is reported once.
+ * Returns how many pages differed. */
+static size_t compare_pages(struct framebuffer *fb)
+{
+	size_t dirty = 0;
+
+	memset(fb->bitmap, 0, bitmap_longs(fb) * sizeof(unsigned long));
 	for (size_t i = 0; i < fb->npages; i++) {
 		size_t off = i * FB_PAGE;
 		size_t n = fb->size - off < FB_PAGE ? fb->size - off : FB_PAGE;
@@ -202,29 +235,137 @@ static int compare_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
 			continue;
 		memcpy(fb->shadow + off, fb->pixels + off, n);
 		fb->bitmap[i / LONG_BITS] |= 1UL << (i % LONG_BITS);
-		any = true;
+		dirty++;
 	}
-	if (!any)
-		return 0;
-	return (int)fb_bitmap_to_rects(fb->bitmap, fb->npages, fb->stride,
-				       fb->width, fb->height, cb, ctx);
+	return dirty;
+}
+
+/* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (never enabled here) this also
+ * clears the log and write-protects the pages again. */
+static int read_log(const struct framebuffer *fb, unsigned long *bitmap)
+{
+	struct kvm_dirty_log log = {
+		.slot = FB_SLOT,
+		.dirty_bitmap = bitmap,
+	};
+
+	return ioctl(fb->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+}
+
+static int set_logging(const struct framebuffer *fb, bool on)
+{
+	return set_slot(fb->vm_fd, fb->gpa, fb->pixels, fb->size,
+			on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+static void drop_shadow(struct framebuffer *fb)
+{
+	free(fb->shadow);
+	fb->shadow = NULL;
+}
+
+/* FB_LOG to FB_COMPARE, fb->bitmap holding a burst just read from the log:
+ * copy the frame, read the log again, turn it off, and report both logs.
+ * A page written after the first read but before the copy is in the second
+ * log; one written after the copy differs from the shadow, and the next
+ * compare finds it. So nothing is lost, however late logging stops. */
+static void enter_compare(struct framebuffer *fb)
+{
+	unsigned long more[FB_MAX_LONGS];
+	int ret;
+
+	fb->shadow = malloc(fb->size);
+	if (!fb->shadow) {
+		log_warn_once("framebuffer: no memory for a shadow copy; "
+			      "keeping the dirty log");
+		return;
+	}
+	memcpy(fb->shadow, fb->pixels, fb->size);
+	ret = read_log(fb, more);
+	if (ret) {
+		/* The copy hides what came since the first read: resend all. */
+		log_warn_once("framebuffer: dirty log read failed (%s); "
+			      "frame resent", strerror(-ret));
+		memset(fb->bitmap, 0xff,
+		       bitmap_longs(fb) * sizeof(unsigned long));
+		drop_shadow(fb);
+		return;
+	}
+	for (size_t i = 0; i < bitmap_longs(fb); i++)
+		fb->bitmap[i] |= more[i];
+	ret = set_logging(fb, false);
+	if (ret) {
+		log_warn_once("framebuffer: cannot turn dirty logging off "
+			      "(%s); keeping it", strerror(-ret));
+		drop_shadow(fb);
+		return;
+	}
+	fb->mode = FB_COMPARE;
+	fb->burst_ms = mono_ms();
+	fb->switches_to_compare++;
+}
+
+/* FB_COMPARE to FB_LOG: logging goes on first (KVM starts a clean log and
+ * write-protects every page), then one last compare. A page written before
+ * logging resumed differs from the shadow; one written after is logged. */
+static void leave_compare(struct framebuffer *fb, uint64_t now)
+{
+	int ret = set_logging(fb, true);
+
+	compare_pages(fb);
+	if (ret) {
+		log_warn_once("framebuffer: cannot turn dirty logging back on "
+			      "(%s); comparing on", strerror(-ret));
+		fb->burst_ms = now; /* try again after another calm spell */
+		return;
+	}
+	drop_shadow(fb);
+	fb->mode = FB_LOG;
+	fb->switches_to_log++;
+}
+
+static int collect_log(struct framebuffer *fb)
+{
+	int ret = read_log(fb, fb->bitmap);
+
+	if (!ret && is_burst(fb, count_dirty(fb)))
+		enter_compare(fb);
+	return ret;
+}
+
+/* Back to the log once calm_ms passed without a burst; else a compare,
+ * which restarts that period if it finds one. */
+static void collect_compare(struct framebuffer *fb)
+{
+	uint64_t now = mono_ms();
+
+	if (now - fb->burst_ms >= fb->calm_ms)
+		leave_compare(fb, now);
+	else if (is_burst(fb, compare_pages(fb)))
+		fb->burst_ms = now;
 }
 
 int fb_collect_dirty(struct framebuffer *fb, fb_rect_fn cb, void *ctx)
 {
-	struct kvm_dirty_log log = {
-		.slot = FB_SLOT,
-		.dirty_bitmap = fb->bitmap,
-	};
+	int ret;
 
-	if (fb->shadow && fb->pixels && fb->bitmap)
-		return compare_dirty(fb, cb, ctx);
-	if (fb->vm_fd < 0 || !fb->bitmap)
+	if (!fb->bitmap)
 		return -EBADF;
-	/* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (never enabled here)
-	 * this also clears the log and write-protects the pages again. */
-	if (ioctl(fb->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-		return -errno;
+	switch (fb->mode) {
+	case FB_LOG:
+		if (fb->vm_fd < 0)
+			return -EBADF;
+		ret = collect_log(fb);
+		if (ret)
+			return ret;
+		break;
+	case FB_COMPARE:
+		collect_compare(fb);
+		break;
+	case FB_WRAPPED:
+		compare_pages(fb);
+		break;
+	}
 	return (int)fb_bitmap_to_rects(fb->bitmap, fb->npages, fb->stride,
 				       fb->width, fb->height, cb, ctx);
 }

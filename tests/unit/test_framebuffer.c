@@ -1,6 +1,8 @@
 /* Unit tests of the shadow framebuffer: dirty bitmap to rectangles, the
  * geometry option, (where /dev/kvm opens) the memfd slot with dirty
- * logging on a bare VM, and the compare path of a wrapped frame. */
+ * logging on a bare VM and, with a tiny guest writing the frame, the
+ * switches between the dirty log and comparing, and the compare path of a
+ * wrapped frame. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +17,10 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../../boot/boot.h"
 #include "framebuffer.h"
 
 #define PAGE 4096u
@@ -294,6 +298,7 @@ static void test_kvm_slot(void **state)
 
 	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
 	assert_int_equal(rs.n, 0);
+	assert_false(fb_comparing(&fb));
 	/* vsbd's own writes are not the guest's: KVM does not log them. */
 	memset(fb.pixels, 0x5a, fb.size);
 	assert_int_equal(fb_collect_dirty(&fb, collect, &rs), 0);
@@ -321,13 +326,302 @@ static void test_kvm_slot(void **state)
 	close(kvm);
 }
 
-/* ---- wrapped frames: the compare path ---- */
+/* ---- fb_init frames: the dirty log and bursts compared ---- */
 
 static void put_px(uint8_t *px, uint32_t stride, uint32_t x, uint32_t y,
 		   uint32_t v)
 {
 	memcpy(px + (size_t)y * stride + x * 4, &v, 4);
 }
+
+#define RAM_SIZE 0x10000
+#define CODE_GPA 0x1000
+#define BURST FB_BURST_PAGES(768)
+
+/* Flat 32-bit code: stores eax at the start of ecx pages from edi. */
+static const uint8_t writer_code[] = {
+	0x89, 0x07,                         /* 1: mov [edi], eax */
+	0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, /*    add edi, 4096 */
+	0x49,                               /*    dec ecx */
+	0x75, 0xf5,                         /*    jnz 1b */
+	0xf4,                               /*    hlt */
+};
+
+/* A VM with RAM for writer_code, one vCPU running it, and a 1024x768
+ * frame (stride 4096: page p is line p). */
+struct guest {
+	int kvm, vm, vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	uint8_t *ram;
+	struct framebuffer fb;
+};
+
+static int guest_vcpu(struct guest *g)
+{
+	struct boot_entry e = { .mode = BOOT_MODE_PROT32 };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int n = ioctl(g->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+	g->vcpu = ioctl(g->vm, KVM_CREATE_VCPU, 0UL);
+	if (n <= 0 || g->vcpu < 0)
+		return -1;
+	g->run_size = (size_t)n;
+	g->run = mmap(NULL, g->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->vcpu, 0);
+	if (g->run == MAP_FAILED || ioctl(g->vcpu, KVM_GET_SREGS, &sregs))
+		return -1;
+	/* The code never loads a selector: no GDT needed. */
+	boot_cpu_state(&e, &regs, &sregs);
+	return ioctl(g->vcpu, KVM_SET_SREGS, &sregs);
+}
+
+static int guest_setup(void **state)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+	struct kvm_userspace_memory_region ram = {
+		.slot = 0,
+		.memory_size = RAM_SIZE,
+	};
+
+	assert_non_null(g);
+	*state = g;
+	g->vm = g->vcpu = -1;
+	g->run = MAP_FAILED;
+	g->fb.memfd = g->fb.vm_fd = -1; /* as fb_destroy leaves it */
+	g->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (g->kvm < 0)
+		return 0; /* the test skips */
+	g->vm = ioctl(g->kvm, KVM_CREATE_VM, 0);
+	if (g->vm < 0)
+		return 0;
+	g->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g->ram != MAP_FAILED);
+	memcpy(g->ram + CODE_GPA, writer_code, sizeof(writer_code));
+	ram.userspace_addr = (uintptr_t)g->ram;
+	assert_int_equal(ioctl(g->vm, KVM_SET_USER_MEMORY_REGION, &ram), 0);
+	assert_int_equal(guest_vcpu(g), 0);
+	assert_int_equal(fb_init(&g->fb, g->vm, 1024, 768), 0);
+	return 0;
+}
+
+static int guest_teardown(void **state)
+{
+	struct guest *g = *state;
+
+	if (g->vm >= 0)
+		fb_destroy(&g->fb);
+	if (g->run != MAP_FAILED)
+		munmap(g->run, g->run_size);
+	if (g->ram)
+		munmap(g->ram, RAM_SIZE);
+	if (g->vcpu >= 0)
+		close(g->vcpu);
+	if (g->vm >= 0)
+		close(g->vm);
+	if (g->kvm >= 0)
+		close(g->kvm);
+	free(g);
+	return 0;
+}
+
+static struct guest *guest_or_skip(void **state)
+{
+	struct guest *g = *state;
+
+	if (g->vm < 0)
+		skip();
+	return g;
+}
+
+/* The guest stores v at the start of pages first .. first + n - 1. */
+static void guest_write(struct guest *g, uint32_t first, uint32_t n,
+			uint32_t v)
+{
+	struct kvm_regs regs = {
+		.rip = CODE_GPA,
+		.rflags = 0x2,
+		.rdi = FB_GPA + (uint64_t)first * PAGE,
+		.rcx = n,
+		.rax = v,
+	};
+
+	assert_int_equal(ioctl(g->vcpu, KVM_SET_REGS, &regs), 0);
+	do {
+		if (ioctl(g->vcpu, KVM_RUN, 0) < 0)
+			assert_int_equal(errno, EINTR);
+	} while (g->run->exit_reason == KVM_EXIT_INTR);
+	if (g->run->exit_reason != KVM_EXIT_HLT)
+		fail_msg("guest exit %u", g->run->exit_reason);
+	for (uint32_t i = first; i < first + n; i++)
+		assert_memory_equal(g->fb.pixels + (size_t)i * PAGE, &v, 4);
+}
+
+/* Whether the slot logs: KVM_GET_DIRTY_LOG is -ENOENT on one that does
+ * not. Clears the log: call it only with nothing logged. */
+static bool slot_logs(const struct guest *g)
+{
+	unsigned long map[768 / LBITS];
+	struct kvm_dirty_log log = { .slot = FB_SLOT, .dirty_bitmap = map };
+
+	if (!ioctl(g->vm, KVM_GET_DIRTY_LOG, &log))
+		return true;
+	assert_int_equal(errno, ENOENT);
+	return false;
+}
+
+static void assert_log_mode(const struct guest *g)
+{
+	assert_false(fb_comparing(&g->fb));
+	assert_int_equal(g->fb.mode, FB_LOG);
+	assert_null(g->fb.shadow);
+	assert_ptr_equal(fb_served_pixels(&g->fb), g->fb.pixels);
+}
+
+static void assert_compare_mode(const struct guest *g)
+{
+	assert_true(fb_comparing(&g->fb));
+	assert_int_equal(g->fb.mode, FB_COMPARE);
+	assert_non_null(g->fb.shadow);
+	/* Served pixels stay the live frame, at the same address. */
+	assert_ptr_equal(fb_served_pixels(&g->fb), g->fb.pixels);
+}
+
+/* Expects exactly one rectangle from a collect: whole lines y .. y+h-1. */
+static void expect_lines(struct guest *g, uint32_t y, uint32_t h)
+{
+	struct rects rs = { .n = 0 };
+
+	assert_int_equal(fb_collect_dirty(&g->fb, collect, &rs), 1);
+	ASSERT_RECT(&rs, 0, 0, y, 1024, h);
+}
+
+static void expect_nothing(struct guest *g)
+{
+	struct rects rs = { .n = 0 };
+
+	assert_int_equal(fb_collect_dirty(&g->fb, collect, &rs), 0);
+}
+
+/* Enters COMPARE with a burst of the guest's writes from line 100. */
+static void burst_to_compare(struct guest *g, uint32_t v)
+{
+	unsigned long before = g->fb.switches_to_compare;
+
+	guest_write(g, 100, BURST, v);
+	expect_lines(g, 100, BURST);
+	assert_compare_mode(g);
+	assert_int_equal(g->fb.switches_to_compare, before + 1);
+	assert_false(slot_logs(g));
+	assert_memory_equal(g->fb.shadow, g->fb.pixels, g->fb.size);
+}
+
+/* Fewer than FB_BURST_PAGES pages: reported from the log, which stays. */
+static void test_log_small_writes(void **state)
+{
+	struct guest *g = guest_or_skip(state);
+
+	assert_int_equal(BURST, 48);
+	assert_int_equal(g->fb.calm_ms, FB_CALM_MS);
+	assert_log_mode(g);
+	expect_nothing(g);
+	guest_write(g, 5, 5, 0x11);
+	expect_lines(g, 5, 5);
+	expect_nothing(g);
+	guest_write(g, 200, BURST - 1, 0x22); /* one short of a burst */
+	expect_lines(g, 200, BURST - 1);
+	assert_log_mode(g);
+	assert_int_equal(g->fb.switches_to_compare, 0);
+	assert_true(slot_logs(g));
+	/* vsbd's own writes are still not seen. */
+	memset(g->fb.pixels, 0x5a, PAGE);
+	expect_nothing(g);
+}
+
+/* A burst switches to comparing; then every change is found, the guest's
+ * (with the log off) and the host's, and nothing twice. */
+static void test_burst_compares(void **state)
+{
+	struct guest *g = guest_or_skip(state);
+
+	g->fb.calm_ms = 3600 * 1000; /* no way back in this test */
+	burst_to_compare(g, 0x33);
+	expect_nothing(g);
+	guest_write(g, 300, 1, 0x44);
+	expect_lines(g, 300, 1);
+	guest_write(g, 300, 1, 0x44); /* the same value: no change */
+	expect_nothing(g);
+	put_px(g->fb.pixels, 4096, 7, 400, 0x55);
+	expect_lines(g, 400, 1);
+	assert_compare_mode(g);
+	assert_int_equal(g->fb.switches_to_log, 0);
+}
+
+/* In COMPARE, only a compare finding a burst restarts the calm period. */
+static void test_burst_restarts_calm(void **state)
+{
+	struct guest *g = guest_or_skip(state);
+	const struct timespec ms5 = { .tv_nsec = 5 * 1000 * 1000 };
+	uint64_t entered;
+
+	g->fb.calm_ms = 3600 * 1000;
+	burst_to_compare(g, 0x33);
+	entered = g->fb.burst_ms;
+	assert_int_equal(nanosleep(&ms5, NULL), 0);
+	guest_write(g, 300, BURST - 1, 0x66);
+	expect_lines(g, 300, BURST - 1);
+	assert_int_equal(g->fb.burst_ms, entered);
+	guest_write(g, 300, BURST, 0x77);
+	expect_lines(g, 300, BURST);
+	assert_true(g->fb.burst_ms >= entered + 5);
+	assert_compare_mode(g);
+}
+
+/* After the calm period, logging resumes: what changed just before is
+ * reported by the last compare, what the guest writes after by the log. */
+static void test_calm_back_to_log(void **state)
+{
+	struct guest *g = guest_or_skip(state);
+	struct rects rs = { .n = 0 };
+
+	burst_to_compare(g, 0x33);
+	put_px(g->fb.pixels, 4096, 9, 500, 0x88);
+	guest_write(g, 20, 2, 0x99);
+	g->fb.calm_ms = 0;
+	assert_int_equal(fb_collect_dirty(&g->fb, collect, &rs), 2);
+	ASSERT_RECT(&rs, 0, 0, 20, 1024, 2);
+	ASSERT_RECT(&rs, 1, 0, 500, 1024, 1);
+	assert_log_mode(g);
+	assert_int_equal(g->fb.switches_to_log, 1);
+	assert_true(slot_logs(g));
+
+	guest_write(g, 600, 3, 0xaa);
+	expect_lines(g, 600, 3);
+	put_px(g->fb.pixels, 4096, 9, 501, 0xbb); /* the log again: unseen */
+	expect_nothing(g);
+	/* And a burst compares again. */
+	burst_to_compare(g, 0xcc);
+	assert_int_equal(g->fb.switches_to_compare, 2);
+}
+
+/* fb_destroy while comparing frees the shadow (ASan's leak check) and
+ * deletes the slot. */
+static void test_destroy_comparing(void **state)
+{
+	struct guest *g = guest_or_skip(state);
+
+	burst_to_compare(g, 0x33);
+	fb_destroy(&g->fb);
+	assert_null(g->fb.shadow);
+	assert_null(g->fb.pixels);
+	assert_int_equal(g->fb.memfd, -1);
+	assert_false(slot_logs(g)); /* no slot 2 at all now */
+	/* teardown's fb_destroy of a destroyed frame is harmless. */
+}
+
+/* ---- wrapped frames: the compare path ---- */
 
 /* Changes are found by comparing with the shadow, reported once, and
  * the shadow (what is served) follows the frame. */
@@ -343,6 +637,8 @@ static void test_wrap_compare(void **state)
 	assert_int_equal(fb_wrap(&fb, px, 1024, 768, 4096), 0);
 	assert_ptr_equal(fb.pixels, px);
 	assert_non_null(fb.shadow);
+	assert_int_equal(fb.mode, FB_WRAPPED);
+	assert_true(fb_comparing(&fb));
 	assert_ptr_equal(fb_served_pixels(&fb), fb.shadow);
 	assert_int_equal(fb.vm_fd, -1);
 	assert_int_equal(fb.memfd, -1);
@@ -484,6 +780,16 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_parse_geometry),
 		cmocka_unit_test(test_kvm_slot),
+		cmocka_unit_test_setup_teardown(test_log_small_writes,
+						guest_setup, guest_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_compares,
+						guest_setup, guest_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_restarts_calm,
+						guest_setup, guest_teardown),
+		cmocka_unit_test_setup_teardown(test_calm_back_to_log,
+						guest_setup, guest_teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_comparing,
+						guest_setup, guest_teardown),
 		cmocka_unit_test(test_wrap_compare),
 		cmocka_unit_test(test_wrap_partial_last_page),
 		cmocka_unit_test(test_wrap_padding),
