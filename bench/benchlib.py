@@ -291,3 +291,55 @@ def split(total, parts):
     """total samples spread over parts runs, as evenly as possible."""
     return [total // parts + (1 if i < total % parts else 0)
             for i in range(parts)]
+
+
+# ---- figures (the schema bench/report.py reads: bench/README.md) ----
+
+def summary(xs):
+    """median, p99, min, max and n of a list of samples."""
+    return {"median": median(xs), "p99": p99(xs), "min": min(xs),
+            "max": max(xs), "n": len(xs)}
+
+
+def compare(exp_id, number, title, what, unit, better, stats, labels,
+            columns, stat="median", subject="bypass", ratios_to=(),
+            paper=None, notes=()):
+    """A "compare" experiment: stats is {system: {column: value}}, in
+    the order the systems are to be shown."""
+    return {"id": exp_id, "number": str(number), "title": title,
+            "what": what, "kind": "compare", "skipped": None,
+            "paper": paper, "notes": list(notes), "unit": unit,
+            "better": better, "stat": stat, "columns": columns,
+            "systems": [{"name": s, "label": labels.get(s, s), "stats": v}
+                        for s, v in stats.items()],
+            "subject": subject,
+            "ratios_to": [r for r in ratios_to if r in stats and r != subject]}
+
+
+def fmt(v):
+    """Up to 3 significant digits, no exponent."""
+    if v is None:
+        return "-"
+    if isinstance(v, int) or abs(v) >= 1000:
+        return f"{v:.0f}"
+    for digits in range(3):
+        if abs(v) >= 10 ** (2 - digits):
+            return f"{v:.{digits}f}"
+    return f"{v:.3f}"
+
+
+def print_compare(exp):
+    """A compare experiment as a plain-text table, for the CLIs."""
+    print(f"{exp['title']} ({exp['unit']}, {exp['better']} is better)")
+    head = exp["stat"]
+    rows = []
+    for s in exp["systems"]:
+        st = s["stats"]
+        row = [s["name"]] + [fmt(st.get(k)) for k, _ in exp["columns"]]
+        row.append(str(st.get("n", "-")))
+        for r in exp["ratios_to"]:
+            ref = next(x["stats"][head] for x in exp["systems"] if x["name"] == r)
+            row.append(f"{st[head] / ref:.2f}")
+        rows.append(row)
+    table(["system"] + [h for _, h in exp["columns"]] + ["n"]
+          + [f"{head}/{r}" for r in exp["ratios_to"]], rows)

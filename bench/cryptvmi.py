@@ -23,15 +23,11 @@ import cvmitest as cv  # noqa: E402
 BENCH = os.path.join(TOP, "build", "bench", "cvmi_bench")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=300)
-    ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--seconds", type=float, default=5)
-    a = ap.parse_args()
+def measure(n=300, clients=16, seconds=5):
+    """cvmi_bench's figures: {name: value} (enc_median_ms, direct_qps...)."""
     for f in (BENCH, cv.AGENT, cv.HANDLER, cv.CLI):
         if not os.path.exists(f):
-            sys.exit(f"bench/cryptvmi.py: no {f}: run make")
+            raise RuntimeError(f"no {f}: run make")
     root = cv.tempdir()
     g = LinuxGuest()
     started = []
@@ -55,14 +51,27 @@ def main():
         alice.cli("configure", "--handler", h.url, "--tenant", "alice",
                   "--token", tok, "--ca", pki.ca)
         alice.cli("trust", "web1", agent.pub)
-        out = cv.run(BENCH, alice.dir, "web1", g.ram, str(a.n),
-                     str(a.clients), str(a.seconds)).stdout
+        out = cv.run(BENCH, alice.dir, "web1", g.ram, str(n),
+                     str(clients), str(seconds)).stdout
         f = {k: float(v) for k, v in re.findall(r"^(\S+) (\S+)$", out, re.M)}
     finally:
         for s in started:
             s.stop()
         g.close()
         cv.cleanup(root)
+    return f
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=5)
+    a = ap.parse_args()
+    try:
+        f = measure(a.n, a.clients, a.seconds)
+    except RuntimeError as e:
+        sys.exit(f"bench/cryptvmi.py: {e}")
     print(f"guest: {int(f['processes'])} processes; {a.n} sequential "
           f"queries, then {a.clients} clients for {a.seconds:.0f} s")
     print("| figure | encrypted, through the handler | direct on the "

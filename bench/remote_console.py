@@ -1,88 +1,45 @@
 #!/usr/bin/python3
-"""The tenant's serial console: vsbd through a real OpenSSH client, vsbd's
-raw UNIX console socket, and QEMU's serial on a UNIX socket, same guests,
-same run.
+"""The tenant's serial console under bypass (vsbd's shadow UART, through a
+real OpenSSH client), bypass-raw (vsbd's UNIX console socket),
+traditional (the operator's vsb-ghv serving COM1 through its own SSH
+server) and QEMU's serial on a UNIX socket: same guests, same run.
 
     bench/remote_console.py [--samples N] [--bytes N] [--runs R] [--quick]
+                            [--only echo|flood] [--systems A,B,...]
 
-Two figures for each of the three paths:
+Two figures for each system (bench/systems.py says how each is booted):
 
 - echo latency (echo guest): one printable byte is sent, its echo awaited,
   then the next; median and p99 of the round trip in ms over --samples
-  keystrokes per path;
+  keystrokes per system;
 - throughput (flood guest with the `wait` word): the guest waits for one
   byte, then prints --bytes bytes; bytes/ms from the first byte received to
   the last, checked against the guest's pattern.
 
-"vsbd ssh" is `ssh -tt` with stdin and stdout on pipes, attached to vsbd's
-SSH server (`--console none --ssh 127.0.0.1:PORT`); -tt makes vsbd see a
-pty request, but vsbd has no line discipline, so bytes pass unchanged.
-"vsbd socket" is vsbd's `--console unix:PATH`, "qemu socket" is QEMU's
-`-chardev socket` on a UNIX path as `-serial` (-accel kvm). Each run boots
-every path's VMM afresh, one at a time (the guests poll the UART, so each
-keeps a CPU busy), in an order rotated from run to run. Figures are
-printed, never judged: the exit status is non-zero only if something
-failed."""
+The SSH paths use `ssh -tt` with stdin and stdout on pipes; -tt makes the
+server see a pty request, but vsbd and vsb-ghv have no line discipline, so
+bytes pass unchanged. Each run boots every system's VMM afresh, one at a
+time (the guests poll the UART, so each keeps a CPU busy), in an order
+rotated from run to run. Figures are printed, never judged: the exit
+status is non-zero only if something failed."""
 import argparse
-import contextlib
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BUILD, QEMU, BenchError, Proc, Stream,  # noqa: E402
-                      TenantKeys, connect_unix, free_port, guest, interleave,
-                      median, need_tools, p99, run_main, split, table,
-                      wait_tcp)
+from benchlib import (BUILD, BenchError, TenantKeys, compare,  # noqa: E402
+                      guest, interleave, need_tools, print_compare, run_main,
+                      split, summary)
+import systems  # noqa: E402
 
-SYSTEMS = ["vsbd ssh", "vsbd socket", "qemu socket"]
-QEMU_REF = "qemu socket"
-VM_NAME = "bench"  # the SSH user name selects the VM
 # What the echo test types: printable, and no byte twice in a row, so an
 # echo is never mistaken for the previous one's.
 KEYS = b"abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-@contextlib.contextmanager
-def console(system, kernel, append, build, keys):
-    """Boots kernel (command line `append`) under `system` and yields a
-    Stream on its serial console."""
-    vsbd = os.path.join(build, "vsbd")
-    cmdline = ["-a", append] if append else []
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="vsbbench-"))
-        sock = os.path.join(tmp, "console.sock")
-        if system == "vsbd ssh":
-            port = free_port()
-            vm = stack.enter_context(Proc(
-                [vsbd, "run", "--name", VM_NAME, "--console", "none"]
-                + cmdline + keys.vsbd_args(port) + [kernel], "vsbd"))
-            wait_tcp(port, vm)
-            # -e none: no ~ escapes in what we send (vsbd's own escape,
-            # Ctrl-], is not printable either).
-            ssh = stack.enter_context(Proc(
-                keys.ssh_args(port, VM_NAME, "-tt", "-e", "none"), "ssh",
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE))
-            s = Stream(ssh.proc.stdout.fileno(), ssh.proc.stdin.fileno(), ssh)
-            s.read_until(b"help)")  # vsbd's attach line
-        elif system == "vsbd socket":
-            # The guest starts when we connect.
-            vm = stack.enter_context(Proc(
-                [vsbd, "run", "--console", "unix:" + sock] + cmdline
-                + [kernel], "vsbd"))
-            s = Stream.of_socket(stack.enter_context(connect_unix(sock, vm)))
-        elif system == "qemu socket":
-            # wait=on: QEMU starts the guest once we are connected.
-            vm = stack.enter_context(Proc(
-                QEMU + ["-chardev", f"socket,id=c0,path={sock},server=on,wait=on",
-                        "-serial", "chardev:c0", "-kernel", kernel]
-                + (["-append", append] if append else []), "qemu"))
-            s = Stream.of_socket(stack.enter_context(connect_unix(sock, vm)))
-        else:
-            raise AssertionError(system)
-        yield s
+PAPER_ECHO = ("VSBypass's echo was 1.3 ms slower than the traditional system "
+              "(nested virtualization; slide 19)")
+PAPER_FLOOD = ("VSBypass's throughput was almost the same as the traditional "
+               "system's, a few tens of chars/ms (slide 19)")
 
 
 # ---- echo latency ----
@@ -119,23 +76,30 @@ def echo_round_trips(s, n, warmup=50):
     return times
 
 
-def bench_echo(a, keys):
-    echo = guest(a.build, "echo")
-    samples = {name: [] for name in SYSTEMS}
-    for run, n in enumerate(split(a.samples, a.runs)):
-        for name in interleave(SYSTEMS, run):
-            with console(name, echo, "", a.build, keys) as s:
-                wait_echo(s)
-                samples[name] += echo_round_trips(s, n)
-    print(f"serial echo latency: echo guest, one byte at a time, "
-          f"{a.samples} keystrokes per path over {a.runs} run(s)")
-    ref = median(samples[QEMU_REF])
-    rows = []
-    for name in SYSTEMS:
-        med = median(samples[name])
-        rows.append([name, f"{med:.3f}", f"{p99(samples[name]):.3f}",
-                     f"{min(samples[name]):.3f}", f"{med / ref:.2f}"])
-    table(["path", "median ms", "p99 ms", "min ms", "median/qemu"], rows)
+def measure_echo(names, samples, runs, keys, build=BUILD):
+    """{system: [round trip ms, ...]}, samples per system over runs."""
+    echo = guest(build, "echo")
+    out = {name: [] for name in names}
+    for run, n in enumerate(split(samples, runs)):
+        for name in interleave(names, run):
+            with systems.boot(name, echo, keys=keys, build=build) as vm:
+                wait_echo(vm.console)
+                out[name] += echo_round_trips(vm.console, n)
+    return out
+
+
+def echo_figure(ms, runs, notes=()):
+    n = len(next(iter(ms.values())))
+    return compare(
+        "serial_echo", 1, "Serial console response time",
+        f"The `echo` PVH guest (it polls LSR, reads RBR, polls LSR, writes "
+        f"THR: four port exits a byte). A real `ssh -tt` client (or the raw "
+        f"socket) sends one printable byte and waits for its echo, then the "
+        f"next: {n} keystrokes per system over {runs} boot(s), after 50 "
+        f"unmeasured ones; round trip from the write to the echo's arrival.",
+        "ms", "lower", {k: summary(v) for k, v in ms.items()}, systems.LABELS,
+        [["median", "median"], ["p99", "p99"], ["min", "min"]],
+        ratios_to=["traditional", "qemu"], paper=PAPER_ECHO, notes=notes)
 
 
 # ---- throughput ----
@@ -170,54 +134,69 @@ def flood_once(s, n):
     return last - first
 
 
-def bench_flood(a, keys):
-    flood = guest(a.build, "flood")
+def measure_flood(names, nbytes, runs, keys, build=BUILD):
+    """{system: [bytes/ms of each run]}."""
+    flood = guest(build, "flood")
     # Ask for more than we read so the window never includes the
     # shutdown (as serial_flood.py).
-    append = f"{a.bytes + 4096} wait"
-    secs = {name: [] for name in SYSTEMS}
-    for run in range(a.runs):
-        for name in interleave(SYSTEMS, run):
-            with console(name, flood, append, a.build, keys) as s:
-                secs[name].append(flood_once(s, a.bytes))
-    print(f"console throughput: flood guest, {a.bytes} bytes, "
-          f"{a.runs} run(s) per path")
-    rate = {name: a.bytes / (median(v) * 1000) for name, v in secs.items()}
-    rows = []
-    for name in SYSTEMS:
-        worst = a.bytes / (max(secs[name]) * 1000)
-        rows.append([name, f"{rate[name]:.2f}", f"{worst:.2f}",
-                     f"{rate[name] / rate[QEMU_REF]:.2f}"])
-    table(["path", "median bytes/ms", "slowest run", "median/qemu"], rows)
+    append = f"{nbytes + 4096} wait"
+    out = {name: [] for name in names}
+    for run in range(runs):
+        for name in interleave(names, run):
+            with systems.boot(name, flood, append, keys=keys, build=build) as vm:
+                out[name].append(nbytes / (flood_once(vm.console, nbytes) * 1000))
+    return out
+
+
+def flood_figure(rates, nbytes, notes=()):
+    runs = len(next(iter(rates.values())))
+    return compare(
+        "serial_throughput", 2, "Serial console throughput",
+        f"The `flood` PVH guest waits for one byte, then prints {nbytes} "
+        f"bytes of a known pattern to COM1, polling LSR before each (two "
+        f"port exits a byte). Bytes per ms from the first byte the client "
+        f"receives to the last, checked against the pattern; median of "
+        f"{runs} boot(s) per system, and the slowest.",
+        "bytes/ms", "higher", {k: summary(v) for k, v in rates.items()},
+        systems.LABELS, [["median", "median"], ["min", "slowest run"]],
+        ratios_to=["traditional", "qemu"], paper=PAPER_FLOOD, notes=notes)
 
 
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Defaults: 1000 keystrokes and 100000 bytes per path, 3 runs "
-        "(about 2.5 minutes here: the flood guest prints ~6 bytes/ms).")
+        epilog="Defaults: 1000 keystrokes and 30000 bytes per system, 3 runs "
+        "(about 2 minutes here: the flood guest prints ~7 bytes/ms, ~2.5 "
+        "through vsb-ghv).")
     ap.add_argument("--samples", type=int, default=1000,
-                    help="echo round trips per path, over all runs")
-    ap.add_argument("--bytes", type=int, default=100000,
+                    help="echo round trips per system, over all runs")
+    ap.add_argument("--bytes", type=int, default=30000,
                     help="bytes the flood guest prints per run")
     ap.add_argument("--runs", type=int, default=3,
-                    help="boots of each path per figure, interleaved")
+                    help="boots of each system per figure, interleaved")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 100 keystrokes, 20000 bytes, 1 run")
+                    help="smoke run: 100 keystrokes, 5000 bytes, 1 run")
     ap.add_argument("--only", choices=["echo", "flood"],
                     help="measure only one of the two")
+    ap.add_argument("--systems", default=",".join(systems.SYSTEMS),
+                    help="comma-separated, from " + ", ".join(systems.SYSTEMS))
     ap.add_argument("--build", default=BUILD, help="build directory")
     a = ap.parse_args()
     if a.quick:
-        a.samples, a.bytes, a.runs = 100, 20000, 1
+        a.samples, a.bytes, a.runs = 100, 5000, 1
+    names = a.systems.split(",")
     if a.samples < a.runs or a.bytes < 1 or a.runs < 1:
         ap.error("need --runs >= 1, --samples >= --runs, --bytes >= 1")
+    if not names or any(n not in systems.SYSTEMS for n in names):
+        ap.error("--systems: choose from " + ", ".join(systems.SYSTEMS))
     need_tools("qemu-system-x86_64")
     with TenantKeys() as keys:
         if a.only != "flood":
-            bench_echo(a, keys)
+            print_compare(echo_figure(
+                measure_echo(names, a.samples, a.runs, keys, a.build), a.runs))
         if a.only != "echo":
-            bench_flood(a, keys)
+            print_compare(flood_figure(
+                measure_flood(names, a.bytes, a.runs, keys, a.build), a.bytes))
 
 
 if __name__ == "__main__":

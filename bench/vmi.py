@@ -28,19 +28,15 @@ from vmitest import VMI, LinuxGuest  # noqa: E402
 BENCH = os.path.join(TOP, "build", "bench", "vmi_bench")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--procs", type=int, default=480,
-                    help="vmitarget processes to start (default 480)")
-    ap.add_argument("--reps", type=int, default=15)
-    ap.add_argument("--read-mb", type=int, default=64)
-    a = ap.parse_args()
+def measure(procs=480, reps=15, read_mb=64):
+    """(vmi_bench's {name: value}, processes in /proc, processes `vmi ps`
+    listed, the guest's own ps ms, `vmi ps` command ms)."""
     for f in (VMI, BENCH):
         if not os.path.exists(f):
-            sys.exit(f"bench/vmi.py: no {f}: run make")
+            raise RuntimeError(f"no {f}: run make")
     g = LinuxGuest(mem_mb=768)
     try:
-        g.run(f"vmitarget bench {a.procs} {a.procs} >/dev/null & sleep 5",
+        g.run(f"vmitarget bench {procs} {procs} >/dev/null & sleep 5",
               timeout=300)
         total = int(g.run("ls -d /proc/[0-9]* | wc -l")[0])
         # The guest's own ps, timed inside the guest (TCG: slow, but it is
@@ -51,21 +47,35 @@ def main():
                          "t1=$(cat /proc/uptime); echo $t0 $t1")[0].split()
             own.append((float(line[2]) - float(line[0])) * 1e3)
         cli = []
-        for _ in range(a.reps):
+        for _ in range(reps):
             s = time.monotonic()
             r = subprocess.run([VMI, "--qemu", g.ram, "--qmp", g.qmp_path,
                                 "ps"], capture_output=True)
             cli.append((time.monotonic() - s) * 1e3)
             if r.returncode:
-                sys.exit("vmi ps failed: " + r.stderr.decode())
+                raise RuntimeError("vmi ps failed: " + r.stderr.decode())
         listed = len(r.stdout.splitlines()) - 1
-        out = subprocess.run([BENCH, g.ram, g.qmp_path, str(a.read_mb),
-                              str(a.reps)], capture_output=True, text=True)
+        out = subprocess.run([BENCH, g.ram, g.qmp_path, str(read_mb),
+                              str(reps)], capture_output=True, text=True)
         if out.returncode:
-            sys.exit("vmi_bench failed: " + out.stderr)
+            raise RuntimeError("vmi_bench failed: " + out.stderr)
         f = dict(re.findall(r"^(\S+) (\S+)$", out.stdout, re.M))
     finally:
         g.close()
+    return f, total, listed, own, cli
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--procs", type=int, default=480,
+                    help="vmitarget processes to start (default 480)")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--read-mb", type=int, default=64)
+    a = ap.parse_args()
+    try:
+        f, total, listed, own, cli = measure(a.procs, a.reps, a.read_mb)
+    except RuntimeError as e:
+        sys.exit(f"bench/vmi.py: {e}")
     ps, cp = float(f["ps_ms"]), float(f["ps_memcpy_ms"])
     rd, rc = float(f["read_mbps"]), float(f["read_memcpy_mbps"])
     print(f"guest: {total} processes in /proc, vmi ps listed {listed} "

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """The tenant's screen: how long a key typed in a VNC client takes to show
 on that client's screen, and how long a full-screen redraw takes to arrive,
-vsbd (through a real `ssh -N -L` tunnel and on its loopback listener)
-beside QEMU's VNC server, same guest (fbecho), same run.
+under bypass (vsbd's shadow framebuffer through a real `ssh -N -L`),
+bypass-raw (vsbd's loopback VNC listener), traditional (the operator's
+vsb-ghv serving the screen through its own SSH server) and QEMU's VNC
+server, same guest (fbecho), same run.
 
-    bench/vnc_latency.py [--samples N] [--fills N] [--runs R] [--gap MS] [--quick]
+    bench/vnc_latency.py [--samples N] [--fills N] [--runs R] [--gap MS]
+                         [--quick] [--systems A,B,...]
 
 The client is bench/rfbclient.py (RFB 3.8, Raw encoding, a local copy of
 the frame), always with one incremental FramebufferUpdateRequest
@@ -24,14 +27,11 @@ what arrives), as a typist would, so the keys do not fall in step with the
 servers' refresh timers: sending the next key right after an update would
 always land just after a refresh and measure the worst case.
 
-Systems: "vsbd ssh -L" is a tenant's path: `ssh -N -L PORT:localhost:5900`
-to vsbd's SSH server, the client on PORT. "vsbd listen" is vsbd's
-`--vnc-listen 127.0.0.1:PORT` on the same VM (what the tunnel adds).
-"qemu" is QEMU's `-vnc 127.0.0.1:N` with `-vga std` and fbecho's
-`fb=bochs` (-accel kvm). Each run boots the vsbd VM and the QEMU VM afresh,
-one at a time, in an order rotated from run to run; on the vsbd VM the two
-clients take turns, one connected at a time. Figures are printed, never
-judged: the exit status is non-zero only if something failed."""
+bench/systems.py says how each system is booted; QEMU runs with
+`-vga std` and fbecho's `fb=bochs`. Each run boots every system's VM
+afresh, one at a time, in an order rotated from run to run. Figures are
+printed, never judged: the exit status is non-zero only if something
+failed."""
 import argparse
 import contextlib
 import os
@@ -39,20 +39,19 @@ import random
 import re
 import select
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BUILD, QEMU, BenchError, Proc, Stream,  # noqa: E402
-                      TenantKeys, connect_unix, free_port, guest, interleave,
-                      median, need_tools, p99, run_main, split, table,
-                      wait_tcp)
+from benchlib import (BUILD, BenchError, TenantKeys, compare,  # noqa: E402
+                      guest, interleave, need_tools, print_compare, run_main,
+                      split, summary)
 from rfbclient import RfbClient, RfbError  # noqa: E402
+import systems  # noqa: E402
 
-VM_NAME = "bench"
-SYSTEMS = ["vsbd ssh -L", "vsbd listen", "qemu"]
-QEMU_REF = "qemu"
-VMS = {"vsbd": ["vsbd ssh -L", "vsbd listen"], "qemu": ["qemu"]}
+PAPER_KEY = ("VSBypass's key-to-screen response was 13 ms slower than the "
+             "traditional system's (slide 20)")
+PAPER_FILL = ("VSBypass's screen update time was 23 ms longer than the "
+              "traditional system's (slide 20)")
 
 # guests/fbecho.c
 CELL_W, CELL_H = 8, 16
@@ -117,43 +116,13 @@ class Screen:
 
 
 @contextlib.contextmanager
-def boot(vm, a, keys):
-    """Boots fbecho under vsbd or QEMU; yields ({system: VNC port}, serial
-    console Stream) once the guest has drawn its banner (`fbecho: ready` on
-    its serial console)."""
-    fbecho = guest(a.build, "fbecho")
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="vsbbench-"))
-        sock = os.path.join(tmp, "console.sock")
-        if vm == "vsbd":
-            ssh_port, vnc_port = free_port(), free_port()
-            proc = stack.enter_context(Proc(
-                [os.path.join(a.build, "vsbd"), "run", "--name", VM_NAME,
-                 "--console", "unix:" + sock,
-                 "--vnc-listen", f"127.0.0.1:{vnc_port}"]
-                + keys.vsbd_args(ssh_port) + [fbecho], "vsbd"))
-        else:
-            vnc_port = free_port(5900)
-            proc = stack.enter_context(Proc(
-                QEMU + ["-vga", "std", "-vnc", f"127.0.0.1:{vnc_port - 5900}",
-                        "-chardev", f"socket,id=c0,path={sock},server=on,wait=on",
-                        "-serial", "chardev:c0", "-kernel", fbecho,
-                        "-append", "fb=bochs"], "qemu"))
-        # The guest starts once the console is connected (vsbd's unix:
-        # console, QEMU's wait=on).
-        con = Stream.of_socket(stack.enter_context(connect_unix(sock, proc)))
-        con.read_until(b"fbecho: ready", timeout=60)
-        wait_tcp(vnc_port, proc)
-        if vm == "qemu":
-            yield {"qemu": vnc_port}, con
-            return
-        wait_tcp(ssh_port, proc)
-        tun_port = free_port()
-        tunnel = stack.enter_context(Proc(
-            keys.ssh_args(ssh_port, VM_NAME, "-N", "-o", "ExitOnForwardFailure=yes",
-                          "-L", f"{tun_port}:localhost:5900"), "ssh -L"))
-        wait_tcp(tun_port, tunnel)
-        yield {"vsbd ssh -L": tun_port, "vsbd listen": vnc_port}, con
+def boot(system, keys, build):
+    """Boots fbecho under system; yields the Vm once the guest has drawn
+    its banner (`fbecho: ready` on its serial console)."""
+    with systems.boot(system, guest(build, "fbecho"), keys=keys, build=build,
+                      vnc=True, qemu_append="fb=bochs") as vm:
+        vm.console.read_until(b"fbecho: ready", timeout=60)
+        yield vm
 
 
 @contextlib.contextmanager
@@ -238,17 +207,75 @@ def fill_latency(c, scr):
     return wait_for(c, t0, filled)
 
 
-def sample_phase(a, rng, port, con, scr, font, system, phase, n, out):
+def sample_phase(gap, rng, port, con, scr, font, system, phase, n, out):
     """n keys or fills from one client connected to port; appends (ms,
     bytes) to out."""
     with viewer(port) as c:
         for i in range(n):
             try:
-                idle(c, con, rng.uniform(0, a.gap) / 1000)
+                idle(c, con, rng.uniform(0, gap) / 1000)
                 out.append(key_latency(c, scr, font, len(out))
                            if phase == "keys" else fill_latency(c, scr))
             except (BenchError, RfbError) as e:
                 raise BenchError(f"{system}, {phase}, sample {i + 1}: {e}")
+
+
+def measure(names, nkeys, nfills, runs, gap, keys, build=BUILD, seed=1):
+    """({system: [(ms, bytes received), ...] for keys}, the same for fills)."""
+    font = load_font(build)
+    rng = random.Random(seed)
+    key_res = {s: [] for s in names}
+    fill_res = {s: [] for s in names}
+    for run, (nk, nf) in enumerate(zip(split(nkeys, runs), split(nfills, runs))):
+        for system in interleave(names, run):
+            with boot(system, keys, build) as vm:
+                # Keys first: fills would leave the text cells coloured
+                # (still fine, the check is against the whole glyph).
+                scr = Screen()
+                for phase, n, out in (("keys", nk, key_res), ("fills", nf, fill_res)):
+                    sample_phase(gap, rng, vm.vnc_port, vm.console, scr, font,
+                                 system, phase, n, out[system])
+    return key_res, fill_res
+
+
+def _stats(res):
+    out = {}
+    for s, v in res.items():
+        out[s] = summary([ms for ms, _ in v])
+        out[s]["kib"] = sum(b for _, b in v) / len(v) / 1024
+    return out
+
+
+def _figure(exp_id, number, title, what, res, paper, notes):
+    return compare(exp_id, number, title, what, "ms", "lower", _stats(res),
+                   systems.LABELS,
+                   [["median", "median"], ["p99", "p99"], ["min", "min"],
+                    ["kib", "received (KiB)"]],
+                   ratios_to=["traditional", "qemu"], paper=paper, notes=notes)
+
+
+def key_figure(res, runs, gap, notes=()):
+    n = len(next(iter(res.values())))
+    return _figure(
+        "vnc_key", 3, "VNC response time",
+        f"The `fbecho` PVH guest draws each key it reads from the i8042 in "
+        f"the next 8x16 cell of its 1024x768 frame. A VNC client "
+        f"(`bench/rfbclient.py`, RFB 3.8, Raw, one incremental request "
+        f"always outstanding) sends a key press and release, then waits for "
+        f"the update after which its copy of that cell holds exactly the "
+        f"guest's glyph; it idles a random 0-{gap:g} ms before each key. "
+        f"{n} keys per system over {runs} boot(s).", res, PAPER_KEY, notes)
+
+
+def fill_figure(res, runs, notes=()):
+    n = len(next(iter(res.values())))
+    return _figure(
+        "vnc_update", 4, "VNC full-screen update time",
+        f"Shift+`#` makes `fbecho` fill its whole 1024x768x32 frame with the "
+        f"next colour; the time from the key to the end of the update after "
+        f"which the client's copy is that colour in every pixel (3 MiB of "
+        f"Raw). {n} fills per system over {runs} boot(s).", res, PAPER_FILL,
+        notes)
 
 
 def main():
@@ -260,58 +287,30 @@ def main():
     ap.add_argument("--fills", type=int, default=30,
                     help="full-screen fills per system, over all runs")
     ap.add_argument("--runs", type=int, default=3,
-                    help="boots of each VMM, interleaved")
+                    help="boots of each system, interleaved")
     ap.add_argument("--gap", type=float, default=100,
                     help="idle time before each key or fill: random, "
                     "0 to this many ms")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 20 keys, 5 fills, 1 run")
     ap.add_argument("--seed", type=int, default=1, help="for the gaps")
+    ap.add_argument("--systems", default=",".join(systems.SYSTEMS),
+                    help="comma-separated, from " + ", ".join(systems.SYSTEMS))
     ap.add_argument("--build", default=BUILD, help="build directory")
     a = ap.parse_args()
     if a.quick:
         a.samples, a.fills, a.runs = 20, 5, 1
+    names = a.systems.split(",")
     if a.runs < 1 or a.samples < a.runs or a.fills < a.runs or a.gap < 0:
         ap.error("need --runs >= 1, --samples and --fills >= --runs, --gap >= 0")
+    if any(n not in systems.SYSTEMS for n in names):
+        ap.error("--systems: choose from " + ", ".join(systems.SYSTEMS))
     need_tools("qemu-system-x86_64")
-    font = load_font(a.build)
-    rng = random.Random(a.seed)
-    # {system: [(ms, bytes received), ...]}
-    key_res = {s: [] for s in SYSTEMS}
-    fill_res = {s: [] for s in SYSTEMS}
     with TenantKeys() as keys:
-        for run, (nkeys, nfills) in enumerate(zip(split(a.samples, a.runs),
-                                                  split(a.fills, a.runs))):
-            for vm in interleave(list(VMS), run):
-                with boot(vm, a, keys) as (ports, con):
-                    # Keys first: fills would leave the text cells coloured
-                    # (still fine, the check is against the whole glyph).
-                    scr = Screen()
-                    for phase, n, out in (("keys", nkeys, key_res),
-                                          ("fills", nfills, fill_res)):
-                        for system in interleave(VMS[vm], run):
-                            sample_phase(a, rng, ports[system], con, scr, font,
-                                         system, phase, n, out[system])
-    report(a, key_res, fill_res)
-
-
-def report(a, key_res, fill_res):
-    for title, data in (
-            (f"VNC key to screen: fbecho, {a.samples} keys per system over "
-             f"{a.runs} run(s), idle 0-{a.gap:g} ms before each", key_res),
-            (f"VNC full-screen update (1024x768, 3 MB raw): {a.fills} fills "
-             f"per system over {a.runs} run(s)", fill_res)):
-        print(title)
-        ref = median(ms for ms, _ in data[QEMU_REF])
-        rows = []
-        for s in SYSTEMS:
-            ms = [m for m, _ in data[s]]
-            kb = median(b for _, b in data[s]) / 1024
-            rows.append([s, f"{median(ms):.1f}", f"{p99(ms):.1f}",
-                         f"{min(ms):.1f}", f"{median(ms) / ref:.2f}",
-                         f"{kb:.0f}"])
-        table(["system", "median ms", "p99 ms", "min ms", "median/qemu",
-               "KiB received"], rows)
+        key_res, fill_res = measure(names, a.samples, a.fills, a.runs, a.gap,
+                                    keys, a.build, a.seed)
+    print_compare(key_figure(key_res, a.runs, a.gap))
+    print_compare(fill_figure(fill_res, a.runs))
 
 
 if __name__ == "__main__":

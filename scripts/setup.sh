@@ -35,6 +35,8 @@ packages=(
   # operator/: vsb-ghv sandboxes itself with seccomp; e2fsprogs makes the
   # disk images it serves; acpica-tools' iasl checks vsbd's ACPI tables
   libseccomp-dev e2fsprogs acpica-tools
+  # bench/: the report's plots (scripts/bench)
+  gnuplot-nox fonts-dejavu-core
 )
 
 log() { printf 'setup: %s\n' "$*"; }
