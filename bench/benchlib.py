@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+from report import fmt  # the report's number format, for the CLIs too
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(TOP, "build")
 
@@ -314,18 +316,6 @@ def compare(exp_id, number, title, what, unit, better, stats, labels,
                         for s, v in stats.items()],
             "subject": subject,
             "ratios_to": [r for r in ratios_to if r in stats and r != subject]}
-
-
-def fmt(v):
-    """Up to 3 significant digits, no exponent."""
-    if v is None:
-        return "-"
-    if isinstance(v, int) or abs(v) >= 1000:
-        return f"{v:.0f}"
-    for digits in range(3):
-        if abs(v) >= 10 ** (2 - digits):
-            return f"{v:.{digits}f}"
-    return f"{v:.3f}"
 
 
 def print_compare(exp):

@@ -38,6 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BUILD, BenchError, TenantKeys, guest,  # noqa: E402
                       median, need_tools, p99, run_main, table)
+from report import fmt  # noqa: E402
 import systems  # noqa: E402
 from remote_console import KEYS, flood_pattern, wait_echo  # noqa: E402
 from vnc_latency import Screen, load_font, sample_phase  # noqa: E402
@@ -289,12 +290,11 @@ def print_figures(figs):
         for s in f["series"]:
             for p in s["points"]:
                 st = p["stats"]
-                cells = ([f"{st[k]:.3g}" if k in st else "-" for k, _ in f["columns"]]
-                         if st else ["failed: " + p["skipped"][:60]])
+                cells = ([fmt(st.get(k)) for k, _ in f["columns"]]
+                         if st else ["failed: " + p["skipped"][:60]]
+                         + [""] * (len(f["columns"]) - 1))
                 rows.append([s["name"], str(p["x"])] + cells)
-        width = max(len(r) for r in rows)
-        table(["system", "VMs"] + [h for _, h in f["columns"]][:width - 2],
-              [r + [""] * (width - len(r)) for r in rows])
+        table(["system", "VMs"] + [h for _, h in f["columns"]], rows)
 
 
 def main():

@@ -25,7 +25,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BUILD, TOP, BenchError, TenantKeys, compare,  # noqa: E402
+from benchlib import (BUILD, TOP, TenantKeys, compare,  # noqa: E402
                       need_tools, run_main, summary)
 import cryptvmi  # noqa: E402
 import eavesdrop  # noqa: E402
@@ -71,11 +71,11 @@ class Suite:
     def log(self, msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    def stat(self, exp, system, key=None):
-        """A system's headline figure (or another stats key) in exp."""
+    def stat(self, exp, system):
+        """A system's headline figure in exp."""
         for s in exp["systems"]:
             if s["name"] == system:
-                return s["stats"][key or exp["stat"]]
+                return s["stats"][exp["stat"]]
         return None
 
     # ---- the experiments: each returns a list of figures ----

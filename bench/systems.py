@@ -50,11 +50,6 @@ class Vm:
         self.pids = {}
         self.tap = None
         self.qmp = None
-        self.procs = []
-
-    def check_alive(self):
-        for p in self.procs:
-            p.check_alive()
 
 
 def _ghv_dir(keys, stack):
@@ -85,7 +80,7 @@ def _start_ghv(build, d, extra, stack):
          "--user", "nobody"] + extra, "vsb-ghv"))
 
 
-def _attach_ssh(vm, keys, port, proc, stack):
+def _attach_ssh(keys, port, proc, stack):
     """The tenant's console: `ssh -tt` with stdin and stdout on pipes; -e
     none keeps OpenSSH's ~ escapes out of what we type (vsbd's own escape,
     Ctrl-], is not printable either)."""
@@ -95,7 +90,6 @@ def _attach_ssh(vm, keys, port, proc, stack):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE))
     s = Stream(ssh.proc.stdout.fileno(), ssh.proc.stdin.fileno(), ssh)
     s.read_until(b"help)")  # the SSH server's attach line
-    vm.procs.append(ssh)
     return s
 
 
@@ -103,7 +97,7 @@ def _reach(vm, keys, port, server, stack, console, vnc):
     """The tenant reaches the VM through the SSH server on port (vsbd's or
     vsb-ghv's, run by server)."""
     if console:
-        vm.console = _attach_ssh(vm, keys, port, server, stack)
+        vm.console = _attach_ssh(keys, port, server, stack)
     if vnc:
         vm.vnc_port = _tunnel(keys, port, server, stack)
 
@@ -156,7 +150,6 @@ def boot(system, kernel, append="", *, keys, build=BUILD, vnc=False,
                 vm.vnc_port = free_port(5900)
                 args += ["-vga", "std", "-vnc", f"127.0.0.1:{vm.vnc_port - 5900}"]
             proc = stack.enter_context(Proc(args, "qemu"))
-            vm.procs.append(proc)
             vm.console = Stream.of_socket(stack.enter_context(connect_unix(sock, proc)))
             if vnc:
                 wait_tcp(vm.vnc_port, proc)
@@ -166,7 +159,6 @@ def boot(system, kernel, append="", *, keys, build=BUILD, vnc=False,
                 vm.vnc_port = free_port()
                 args += ["--vnc-listen", f"127.0.0.1:{vm.vnc_port}"]
             proc = stack.enter_context(Proc(args + cmdline + [kernel], "vsbd"))
-            vm.procs.append(proc)
             vm.console = Stream.of_socket(stack.enter_context(connect_unix(sock, proc)))
             if vnc:
                 wait_tcp(vm.vnc_port, proc)
@@ -182,12 +174,10 @@ def boot(system, kernel, append="", *, keys, build=BUILD, vnc=False,
                 args += ["--operator", os.path.join(d, "ghv.sock"),
                          "--operator-user", "nobody"]
             proc = stack.enter_context(Proc(args + cmdline + [kernel], "vsbd"))
-            vm.procs.append(proc)
             if tap:
                 vm.tap = _operator_tap(d)
                 ghv = _start_ghv(build, d, ["--tap", vm.tap, "--disk", _disk(d) + ",ro"],
                                  stack)
-                vm.procs.append(ghv)
                 vm.pids["operator"] = ghv.proc.pid
             _reach(vm, keys, port, proc, stack, console, vnc)
         else:  # traditional
@@ -197,7 +187,6 @@ def boot(system, kernel, append="", *, keys, build=BUILD, vnc=False,
                  "--operator", os.path.join(d, "ghv.sock"),
                  "--operator-user", "nobody", "--routing", "traditional"]
                 + cmdline + [kernel], "vsbd"))
-            vm.procs.append(proc)
             port = free_port()
             extra = ["--ssh", f"127.0.0.1:{port}", "--authorized-keys", auth,
                      "--host-keys", hostkeys]
@@ -207,7 +196,6 @@ def boot(system, kernel, append="", *, keys, build=BUILD, vnc=False,
                 vm.tap = _operator_tap(d)
                 extra += ["--tap", vm.tap, "--disk", _disk(d) + ",ro"]
             ghv = _start_ghv(build, d, extra, stack)
-            vm.procs.append(ghv)
             vm.pids["operator"] = ghv.proc.pid
             _reach(vm, keys, port, ghv, stack, console, vnc)
         vm.pids["vmm"] = proc.proc.pid

@@ -80,8 +80,8 @@ def main():
     rd, rc = float(f["read_mbps"]), float(f["read_memcpy_mbps"])
     print(f"guest: {total} processes in /proc, vmi ps listed {listed} "
           f"(walk: {f['ps_tasks']} tasks with the idle task)")
-    print(f"| figure | vmi | comparison | ratio |")
-    print(f"| --- | --- | --- | --- |")
+    print("| figure | vmi | comparison | ratio |")
+    print("| --- | --- | --- | --- |")
     print(f"| ps walk, median of {a.reps} (guest paused) | {ps:.2f} ms | "
           f"memcpy of the same {int(f['ps_bytes']) >> 10} KiB: {cp:.3f} ms "
           f"| {ps / cp:.0f}x |")
